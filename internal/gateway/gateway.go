@@ -1,0 +1,511 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/glassbox-dev/glassbox"
+	"github.com/glassbox-dev/glassbox/internal/capture"
+)
+
+// Headers of the SageMaker runtime protocol and Glassbox's own.
+const (
+	HeaderCustomAttributes = "X-Amzn-Sagemaker-Custom-Attributes"
+	HeaderInferenceID      = "X-Amzn-Sagemaker-Inference-Id"
+	HeaderTargetVariant    = "X-Amzn-Sagemaker-Target-Variant"
+	HeaderInvokedVariant   = "X-Amzn-Invoked-Production-Variant"
+	HeaderErrorType        = "X-Amzn-Errortype"
+	HeaderEventID          = "X-Glassbox-Event-Id"
+)
+
+// Sink receives sampled exchanges. *capture.Pipeline implements it.
+type Sink interface {
+	// Sample decides, and counts, whether an exchange is captured.
+	Sample(p *capture.Policy) bool
+	// Submit hands over a sampled exchange. An error means the record was
+	// not accepted (and was counted as dropped); the response is released
+	// regardless in asynchronous mode.
+	Submit(ctx context.Context, ex *capture.Exchange) error
+}
+
+// Options configure a Gateway.
+type Options struct {
+	// Endpoints served at start; Apply replaces them.
+	Endpoints []Endpoint
+	// Sink receives captured exchanges; nil disables capture.
+	Sink Sink
+	// MaxBodyBytes is the request body limit of endpoints that set none.
+	MaxBodyBytes int64
+	// Logger receives errors worth a person's attention; nil discards.
+	Logger *slog.Logger
+	// Registerer receives the gateway's metrics; Gatherer serves /metrics.
+	// Both nil: no metrics endpoint.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// Gateway is the data-plane HTTP handler. It is safe for concurrent use.
+type Gateway struct {
+	opts      Options
+	log       *slog.Logger
+	m         *metrics
+	mux       *http.ServeMux
+	endpoints atomic.Pointer[map[string]*endpoint]
+	ready     atomic.Bool
+	copyBufs  *bufferPool
+	bodies    sync.Pool // *bytes.Buffer for request and response copies
+}
+
+// New builds a gateway serving opts.Endpoints. It is not ready (readyz
+// answers 503) until SetReady(true).
+func New(opts Options) (*Gateway, error) {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	g := &Gateway{
+		opts:     opts,
+		log:      opts.Logger,
+		m:        newMetrics(opts.Registerer),
+		mux:      http.NewServeMux(),
+		copyBufs: &bufferPool{},
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	g.bodies.New = func() any { return new(bytes.Buffer) }
+	if err := g.Apply(opts.Endpoints); err != nil {
+		return nil, err
+	}
+	g.mux.HandleFunc("POST /endpoints/{name}/invocations", g.serveInvocation)
+	g.mux.HandleFunc("/endpoints/{name}/invocations", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, glassbox.Errorf(glassbox.EInvalid, "method %s not allowed on invocations; use POST", r.Method), http.StatusMethodNotAllowed)
+	})
+	g.mux.HandleFunc("/endpoints/{name}/proxy/{path...}", g.serveProxy)
+	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	g.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !g.ready.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if opts.Gatherer != nil {
+		g.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, glassbox.Errorf(glassbox.ENotFound, "no route for %s %s; model traffic goes to /endpoints/{name}/invocations or /endpoints/{name}/proxy/{path}", r.Method, r.URL.Path), 0)
+	})
+	return g, nil
+}
+
+// Apply replaces the served endpoints. It builds every endpoint first and
+// changes nothing when one is invalid. In-flight requests finish on the
+// endpoint they started on.
+func (g *Gateway) Apply(eps []Endpoint) error {
+	next := make(map[string]*endpoint, len(eps))
+	for _, e := range eps {
+		if _, dup := next[e.Name]; dup {
+			return glassbox.Errorf(glassbox.EInvalid, "duplicate endpoint %s", e.Name)
+		}
+		ep, err := g.newEndpoint(e)
+		if err != nil {
+			return &glassbox.Error{Code: glassbox.EInvalid, Message: "apply endpoints", Err: err}
+		}
+		next[e.Name] = ep
+	}
+	if old := g.endpoints.Swap(&next); old != nil {
+		for name, ep := range *old {
+			if _, kept := next[name]; !kept {
+				ep.tr.CloseIdleConnections()
+			}
+		}
+	}
+	return nil
+}
+
+// SetReady switches the readiness probe.
+func (g *Gateway) SetReady(ready bool) { g.ready.Store(ready) }
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+// ctxKey carries the *exchange of a request through the reverse proxy.
+type ctxKey struct{}
+
+// exchange is the gateway's state for one request.
+type exchange struct {
+	ep       *endpoint
+	v        *Variant
+	start    time.Time
+	eventID  string
+	sampled  bool
+	proxied  bool   // pass-through route
+	path     string // pass-through path after /proxy
+	body     *bytes.Buffer
+	bodySize int64
+	method   string
+	inCT     string
+	infID    string
+	attrs    string
+
+	status   int
+	hasResp  bool
+	respCT   string
+	respBuf  *bytes.Buffer
+	respSize int64
+	errMsg   string
+}
+
+func (g *Gateway) serveInvocation(w http.ResponseWriter, r *http.Request) {
+	g.serve(w, r, false)
+}
+
+func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
+	g.serve(w, r, true)
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, proxied bool) {
+	start := time.Now()
+	g.m.inFlight.Inc()
+	defer g.m.inFlight.Dec()
+	name := r.PathValue("name")
+	ep := (*g.endpoints.Load())[name]
+	if ep == nil {
+		g.observe("_unknown", "", http.StatusNotFound, start)
+		writeError(w, glassbox.Errorf(glassbox.ENotFound, "endpoint %q is not configured", name), 0)
+		return
+	}
+	target := r.Header.Get(HeaderTargetVariant)
+	v, ok := ep.pick(target)
+	if !ok {
+		g.observe(ep.Name, "", http.StatusBadRequest, start)
+		writeError(w, glassbox.Errorf(glassbox.EInvalid, "endpoint %s has no variant %q (from %s)", ep.Name, target, HeaderTargetVariant), 0)
+		return
+	}
+	if id := r.Header.Get(HeaderInferenceID); id != "" && !validInferenceID(id) {
+		g.observe(ep.Name, v.Name, http.StatusBadRequest, start)
+		writeError(w, glassbox.Errorf(glassbox.EInvalid, "%s must be 1-64 printable ASCII characters not starting with whitespace", HeaderInferenceID), 0)
+		return
+	}
+	x := &exchange{
+		ep: ep, v: v, start: start, eventID: uuid.NewString(), proxied: proxied,
+		method: r.Method,
+		inCT:   r.Header.Get("Content-Type"),
+		infID:  r.Header.Get(HeaderInferenceID),
+		attrs:  r.Header.Get(HeaderCustomAttributes),
+	}
+	if proxied {
+		x.path = r.PathValue("path")
+	}
+	if err := g.readBody(x, w, r); err != nil {
+		status := http.StatusBadRequest
+		if glassbox.ErrorCode(err) == glassbox.ETooLarge {
+			status = http.StatusRequestEntityTooLarge
+		}
+		g.observe(ep.Name, v.Name, status, start)
+		w.Header().Set(HeaderEventID, x.eventID)
+		writeError(w, err, status)
+		g.release(x)
+		return
+	}
+	x.sampled = g.opts.Sink != nil && ep.Capture != nil && g.opts.Sink.Sample(ep.Capture)
+
+	defer func() {
+		p := recover()
+		if p != nil {
+			x.errMsg = "response aborted: upstream or client closed the connection mid-body"
+			if x.status == 0 {
+				x.status = http.StatusBadGateway
+			}
+		}
+		g.finish(r.Context(), x)
+		if p != nil {
+			if p != http.ErrAbortHandler {
+				g.log.Error("panic in gateway handler", "endpoint", ep.Name, "panic", p)
+			}
+			panic(http.ErrAbortHandler) // let net/http drop the connection quietly
+		}
+	}()
+	ep.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
+}
+
+// readBody reads the whole request body into a pooled buffer, bounded by
+// the endpoint's limit, and points r.Body at the copy.
+func (g *Gateway) readBody(x *exchange, w http.ResponseWriter, r *http.Request) error {
+	limit := x.ep.MaxBodyBytes
+	if r.ContentLength > limit {
+		return glassbox.Errorf(glassbox.ETooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+	}
+	buf := g.bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	x.body = buf
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return glassbox.Errorf(glassbox.ETooLarge, "request body exceeds the limit of %d bytes", limit)
+		}
+		return glassbox.Errorf(glassbox.EInvalid, "read request body: %v", err)
+	}
+	x.bodySize = int64(buf.Len())
+	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+	r.ContentLength = x.bodySize
+	return nil
+}
+
+// rewrite points the outgoing request at the variant's upstream.
+func rewrite(pr *httputil.ProxyRequest) {
+	x := pr.Out.Context().Value(ctxKey{}).(*exchange)
+	u := x.v.Upstream
+	out := pr.Out
+	out.URL.Scheme, out.URL.Host, out.Host = u.Scheme, u.Host, ""
+	if x.proxied {
+		out.URL.Path = joinPath(u.Path, "/"+x.path)
+		out.URL.RawPath = ""
+		out.URL.RawQuery = pr.In.URL.RawQuery
+		return
+	}
+	out.URL.Path = joinPath(u.Path, x.v.InvocationsPath)
+	out.URL.RawPath, out.URL.RawQuery = "", ""
+	// SageMaker semantics: the model sees the body and these headers only.
+	// Credentials (a SigV4 Authorization header) never reach the model.
+	h := make(http.Header, 6)
+	for _, k := range []string{"Content-Type", "Accept", "Content-Encoding", HeaderCustomAttributes, HeaderInferenceID} {
+		if vs := out.Header[k]; len(vs) > 0 {
+			h[k] = vs
+		}
+	}
+	h[HeaderEventID] = []string{x.eventID}
+	out.Header = h
+}
+
+func joinPath(base, p string) string {
+	if base == "" || base == "/" {
+		return p
+	}
+	return strings.TrimSuffix(base, "/") + p
+}
+
+// modifyResponse adds Glassbox's headers and, for sampled exchanges, tees
+// the response body into a bounded copy as it streams to the client.
+func (g *Gateway) modifyResponse(resp *http.Response) error {
+	x := resp.Request.Context().Value(ctxKey{}).(*exchange)
+	x.status = resp.StatusCode
+	x.hasResp = true
+	resp.Header.Set(HeaderInvokedVariant, x.v.Name)
+	resp.Header.Set(HeaderEventID, x.eventID)
+	if x.sampled {
+		x.respCT = resp.Header.Get("Content-Type")
+		x.respBuf = g.bodies.Get().(*bytes.Buffer)
+		x.respBuf.Reset()
+		resp.Body = &teeBody{rc: resp.Body, x: x, limit: x.ep.Capture.PayloadLimit()}
+	}
+	return nil
+}
+
+// teeBody copies what the client is sent into x.respBuf, up to limit bytes,
+// and counts the full size.
+type teeBody struct {
+	rc    io.ReadCloser
+	x     *exchange
+	limit int
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.rc.Read(p)
+	if n > 0 {
+		t.x.respSize += int64(n)
+		if room := t.limit - t.x.respBuf.Len(); room > 0 {
+			t.x.respBuf.Write(p[:min(n, room)])
+		}
+	}
+	return n, err
+}
+
+func (t *teeBody) Close() error { return t.rc.Close() }
+
+// proxyError answers when the upstream could not be reached or did not
+// answer in time.
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	x := r.Context().Value(ctxKey{}).(*exchange)
+	status, code := http.StatusBadGateway, glassbox.EBadGateway
+	msg := "upstream of endpoint " + x.ep.Name + " variant " + x.v.Name + " is unreachable"
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		status, msg = 499, "client closed the request"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		status, code = http.StatusGatewayTimeout, glassbox.ETimeout
+		msg = "upstream of endpoint " + x.ep.Name + " variant " + x.v.Name + " did not answer within " + x.ep.Timeout.String()
+	}
+	x.status, x.hasResp, x.errMsg = status, false, msg+": "+err.Error()
+	w.Header().Set(HeaderInvokedVariant, x.v.Name)
+	w.Header().Set(HeaderEventID, x.eventID)
+	writeError(w, &glassbox.Error{Code: code, Message: msg}, status)
+}
+
+// finish records metrics and hands a sampled exchange to the sink.
+func (g *Gateway) finish(ctx context.Context, x *exchange) {
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	g.observe(x.ep.Name, x.v.Name, x.status, x.start)
+	if !x.sampled {
+		g.release(x)
+		return
+	}
+	ex := &capture.Exchange{
+		Policy:           x.ep.Capture,
+		EventID:          x.eventID,
+		InferenceID:      x.infID,
+		CustomAttributes: x.attrs,
+		Variant:          x.v.Name,
+		Time:             x.start,
+		Latency:          time.Since(x.start),
+		Status:           x.status,
+		InputContentType: x.inCT,
+		Input:            x.body.Bytes(),
+		InputSize:        x.bodySize,
+		HasOutput:        x.hasResp,
+		Error:            x.errMsg,
+	}
+	if x.proxied {
+		ex.Method, ex.Path = x.method, "/"+x.path
+	}
+	if x.respBuf != nil {
+		ex.OutputContentType, ex.Output, ex.OutputSize = x.respCT, x.respBuf.Bytes(), x.respSize
+	}
+	ex.Release = func() { g.release(x) }
+	_ = g.opts.Sink.Submit(context.WithoutCancel(ctx), ex) // drops are counted by the sink
+}
+
+func (g *Gateway) release(x *exchange) {
+	if x.body != nil {
+		g.bodies.Put(x.body)
+		x.body = nil
+	}
+	if x.respBuf != nil {
+		g.bodies.Put(x.respBuf)
+		x.respBuf = nil
+	}
+}
+
+func (g *Gateway) observe(ep, v string, status int, start time.Time) {
+	code := strconv.Itoa(status)
+	g.m.requests.WithLabelValues(ep, v, code).Inc()
+	g.m.duration.WithLabelValues(ep, v, code).Observe(time.Since(start).Seconds())
+}
+
+// validInferenceID applies SageMaker's rule: 1–64 printable ASCII
+// characters, not starting with whitespace.
+func validInferenceID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] == ' ' || s[0] == '\t' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// bufferPool recycles the reverse proxy's 32 KiB copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v := b.p.Get(); v != nil {
+		return *v.(*[]byte)
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// errorBody is the JSON shape of every error the gateway itself answers.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// statusOf is the one mapping from error codes to HTTP statuses.
+func statusOf(code string) int {
+	switch code {
+	case glassbox.EInvalid:
+		return http.StatusBadRequest
+	case glassbox.ENotFound:
+		return http.StatusNotFound
+	case glassbox.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case glassbox.EUnavailable:
+		return http.StatusServiceUnavailable
+	case glassbox.ETimeout:
+		return http.StatusGatewayTimeout
+	case glassbox.EBadGateway:
+		return http.StatusBadGateway
+	case glassbox.EUnauthorized:
+		return http.StatusUnauthorized
+	case glassbox.EForbidden:
+		return http.StatusForbidden
+	case glassbox.EConflict:
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+// awsErrorType names the error for AWS SDK clients, which read it from the
+// X-Amzn-ErrorType header.
+func awsErrorType(status int) string {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		return "ServiceUnavailable"
+	case status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
+		return "ModelError"
+	case status >= 500:
+		return "InternalFailure"
+	}
+	return "ValidationError"
+}
+
+// writeError answers with a JSON error; status 0 derives it from the code.
+func writeError(w http.ResponseWriter, err error, status int) {
+	code := glassbox.ErrorCode(err)
+	if status == 0 {
+		status = statusOf(code)
+	}
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, glassbox.ErrorMessage(err)
+	w.Header().Set(HeaderErrorType, awsErrorType(status))
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
