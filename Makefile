@@ -1,0 +1,56 @@
+# Glassbox — build, test, lint, bench. Targets are small on purpose; each
+# says what it runs so a failing CI step can be re-run by hand.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/glassbox-dev/glassbox.Version=$(VERSION)
+STATICCHECK_VERSION := v0.7.0
+FUZZTIME  ?= 10s
+
+.PHONY: all build demo test test-short lint fuzz bench bench-quick clean
+
+all: lint test build
+
+## build: compile bin/glassbox with the version injected
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/glassbox ./cmd/glassbox
+
+## demo: run the built-in example model behind the gateway and show the captures
+demo:
+	$(GO) run ./cmd/glassbox demo
+
+## test: every test, with the race detector (starts what the tests need)
+test:
+	$(GO) test -race -count=1 ./...
+
+## test-short: quick tests only (skips the ones that build and run the binary)
+test-short:
+	$(GO) test -short ./...
+
+## lint: gofmt check, go vet, staticcheck
+lint: bin/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	bin/staticcheck ./...
+
+bin/staticcheck:
+	GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## fuzz: run each fuzz target for FUZZTIME (default 10s)
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecord$$' -fuzztime=$(FUZZTIME) ./internal/capture/
+	$(GO) test -run='^$$' -fuzz='^FuzzRecordPayload$$' -fuzztime=$(FUZZTIME) ./internal/capture/
+
+## bench: gateway load benchmark (direct / plain proxy / glassbox off / 100% capture) and Go benchmarks
+bench:
+	$(GO) run ./tools/gwbench -out docs/bench-gateway-latest.md
+	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
+
+## bench-quick: a one-second smoke run of the gateway benchmark
+bench-quick:
+	$(GO) run ./tools/gwbench -quick
+
+clean:
+	rm -rf bin glassbox-demo
