@@ -1,0 +1,182 @@
+package config
+
+// Capture modes, the values allowed in Capture.Modes.
+const (
+	ModeInput  = "input"  // capture the request payload
+	ModeOutput = "output" // capture the response payload
+)
+
+// Capture durabilities, the values allowed in Capture.Durability.
+const (
+	DurabilityAsync = "async" // acknowledge once the record is queued
+	DurabilitySync  = "sync"  // acknowledge after the spool fsync
+)
+
+// Config is the whole Glassbox configuration file. Obtain one with Load or
+// Parse (which apply defaults and validate) or start from Default.
+type Config struct {
+	// Server configures the HTTP listener that receives inference requests.
+	Server Server `yaml:"server"`
+	// Storage says where capture objects and the local spool live.
+	Storage Storage `yaml:"storage"`
+	// Log configures the process logger.
+	Log Log `yaml:"log"`
+	// Endpoints lists the inference endpoints the gateway serves. An empty
+	// list is valid: the gateway then answers every invocation with 404.
+	Endpoints []Endpoint `yaml:"endpoints"`
+}
+
+// Server configures the gateway's HTTP listener.
+type Server struct {
+	// Listen is the host:port to listen on. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// ReadHeaderTimeout bounds how long a client may take to send request
+	// headers. Default 10s; must be > 0.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// IdleTimeout is how long an idle keep-alive connection stays open.
+	// Default 120s; must be > 0.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout is how long, on SIGTERM, the gateway waits for in-flight
+	// exchanges to finish and captures to flush. Default 30s; must be > 0.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// MaxBodyBytes is the request body limit; larger bodies get 413.
+	// Default 6 MiB (6291456, SageMaker's payload limit); must be >= 1.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+}
+
+// Storage says where captured data goes.
+type Storage struct {
+	// Blob is the object store that receives capture objects, as a URL.
+	// Only file:// is supported: file:///abs/dir is absolute, file://./dir and
+	// file://dir are relative to the working directory (see BlobPath). An
+	// s3:// URL is reserved for a later release and rejected for now.
+	// Default "file://./glassbox-data".
+	Blob string `yaml:"blob"`
+	// Spool is the local directory that holds captured records until they are
+	// uploaded. Default "./glassbox-spool"; must not be empty.
+	Spool string `yaml:"spool"`
+	// QueueMaxRecords bounds the in-memory asynchronous capture queue by
+	// record count. Default 10000; must be >= 1.
+	QueueMaxRecords int `yaml:"queue_max_records"`
+	// QueueMaxBytes bounds the same queue by payload bytes. Default 256 MiB;
+	// must be >= 1 MiB.
+	QueueMaxBytes ByteSize `yaml:"queue_max_bytes"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Level is the minimum level logged: debug, info, warn or error.
+	// Default "info".
+	Level string `yaml:"level"`
+	// Format is the log line format: text or json. Default "text".
+	Format string `yaml:"format"`
+}
+
+// Endpoint is one inference endpoint: a name clients invoke, the model
+// servers (variants) that answer it, and how its traffic is captured.
+// Parse starts every element of the endpoints list from DefaultEndpoint.
+type Endpoint struct {
+	// Name is what clients invoke (/endpoints/{name}/invocations). Required;
+	// SageMaker's rule ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$, at most 63 characters,
+	// unique across endpoints.
+	Name string `yaml:"name"`
+	// Tags are free-form key/value labels copied into metadata. SageMaker's
+	// tag rules apply: at most 50 tags, keys 1–128 and values 0–256
+	// characters of letters, digits, spaces and _.:/=+-@, and keys must not
+	// start with "aws:".
+	Tags map[string]string `yaml:"tags"`
+	// Variants are the model servers behind the endpoint, chosen per request
+	// by weight. At least one; names unique within the endpoint.
+	Variants []Variant `yaml:"variants"`
+	// Capture configures data capture for this endpoint.
+	Capture Capture `yaml:"capture"`
+	// Timeout is how long to wait for an upstream's response headers before
+	// answering 504. Default 60s; must be > 0.
+	Timeout Duration `yaml:"timeout"`
+	// MaxBodyBytes overrides server.max_body_bytes for this endpoint. Default
+	// 0, meaning use server.max_body_bytes.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+}
+
+// Variant is one model server behind an endpoint (a SageMaker production
+// variant). Parse starts every element of a variants list from DefaultVariant.
+type Variant struct {
+	// Name identifies the variant in capture records and metrics. Required;
+	// same rule as the endpoint name; unique within its endpoint.
+	Name string `yaml:"name"`
+	// Upstream is the model server's base URL: absolute http or https with a
+	// host, optionally with a path prefix, without query or fragment.
+	// Required.
+	Upstream string `yaml:"upstream"`
+	// Weight is the variant's relative share of traffic. Default 1; must be
+	// finite and >= 0, and at least one variant of an endpoint must have a
+	// weight > 0. An explicit 0 keeps the variant out of rotation.
+	Weight float64 `yaml:"weight"`
+	// InvocationsPath is appended to Upstream's path for each invocation.
+	// Default "/invocations" (the SageMaker container contract); must start
+	// with "/" and contain no query or fragment.
+	InvocationsPath string `yaml:"invocations_path"`
+}
+
+// Capture configures SageMaker-style data capture for an endpoint. Use
+// IsEnabled and Sampling to read the two optional fields.
+type Capture struct {
+	// Enabled turns capture on or off. Default true (nil also means true).
+	Enabled *bool `yaml:"enabled"`
+	// SamplingPercent is the percentage of invocations captured, 0 to 100
+	// inclusive, fractions allowed. Default 100 (nil also means 100).
+	SamplingPercent *float64 `yaml:"sampling_percent"`
+	// Modes says which sides of an exchange are captured: "input",
+	// "output" or both. Default [input, output]; must not be empty or contain
+	// duplicates.
+	Modes []string `yaml:"modes"`
+	// CSVContentTypes are the content types whose payloads are recorded as
+	// CSV text rather than base64. Default [text/csv]; 1 to 10 items, each at
+	// most 256 characters and matching SageMaker's rule
+	// ^[a-zA-Z0-9](-*[a-zA-Z0-9])*/[a-zA-Z0-9](-*[a-zA-Z0-9.])*$.
+	CSVContentTypes []string `yaml:"csv_content_types"`
+	// JSONContentTypes are the content types whose payloads are recorded as
+	// JSON text rather than base64. Default [application/json]; same rules as
+	// CSVContentTypes, and no type may appear in both lists.
+	JSONContentTypes []string `yaml:"json_content_types"`
+	// Durability is "async" (acknowledge the client once the record is
+	// queued) or "sync" (acknowledge only after the spool fsync). Default
+	// "async".
+	Durability string `yaml:"durability"`
+	// MaxObjectSeconds rolls a capture object after this many seconds.
+	// Default 60; 1 to 3600.
+	MaxObjectSeconds int `yaml:"max_object_seconds"`
+	// MaxObjectBytes rolls a capture object when it reaches this size.
+	// Default 64 MiB; must be >= 1 KiB.
+	MaxObjectBytes ByteSize `yaml:"max_object_bytes"`
+	// MaxPayloadBytes truncates each captured payload to this many bytes
+	// (the record is marked truncated). Default 6 MiB; must be >= 1.
+	MaxPayloadBytes ByteSize `yaml:"max_payload_bytes"`
+	// Strict, when true, makes records carry only SageMaker's keys (no
+	// "glassbox" extra object). Default false.
+	Strict bool `yaml:"strict"`
+}
+
+// Endpoint returns the endpoint called name and true, or nil and false when
+// there is none. The pointer refers into c.Endpoints.
+func (c *Config) Endpoint(name string) (*Endpoint, bool) {
+	for i := range c.Endpoints {
+		if c.Endpoints[i].Name == name {
+			return &c.Endpoints[i], true
+		}
+	}
+	return nil, false
+}
+
+// IsEnabled reports whether capture is on: Enabled, or true when it is nil.
+func (c *Capture) IsEnabled() bool {
+	return c.Enabled == nil || *c.Enabled
+}
+
+// Sampling returns SamplingPercent, or the default 100 when it is nil.
+func (c *Capture) Sampling() float64 {
+	if c.SamplingPercent == nil {
+		return defaultSamplingPercent
+	}
+	return *c.SamplingPercent
+}
