@@ -78,6 +78,8 @@ type openObject struct {
 	buf      bytes.Buffer
 	records  int
 	opened   time.Time // wall clock, for the age limit
+	retryAt  time.Time // after a failed write, no new attempt before this
+	failures int
 }
 
 type slot struct {
@@ -215,7 +217,7 @@ func (p *Pipeline) add(open map[slot]*openObject, ex *Exchange) {
 		ex.Release()
 	}
 	t := ex.Time.UTC()
-	s := slot{endpoint: ex.Policy.Endpoint, variant: ex.Variant, hour: t.Unix() / 3600}
+	s := slot{endpoint: ex.Policy.Endpoint, variant: ex.Variant, hour: t.Truncate(time.Hour).Unix() / 3600}
 	obj := open[s]
 	if obj == nil {
 		obj = &openObject{
@@ -236,7 +238,7 @@ func (p *Pipeline) add(open map[slot]*openObject, ex *Exchange) {
 	}
 	obj.records++
 	p.m.pendingBytes.Add(float64(obj.buf.Len() - before))
-	if int64(obj.buf.Len()) >= maxObjectBytes(obj.policy) {
+	if int64(obj.buf.Len()) >= maxObjectBytes(obj.policy) && !p.opts.Now().Before(obj.retryAt) {
 		if p.flush(obj) == nil {
 			delete(open, s)
 		}
@@ -262,7 +264,7 @@ func maxObjectAge(p *Policy) time.Duration {
 func (p *Pipeline) flushAged(open map[slot]*openObject) {
 	now := p.opts.Now()
 	for s, obj := range open {
-		if now.Sub(obj.opened) >= maxObjectAge(obj.policy) {
+		if now.Sub(obj.opened) >= maxObjectAge(obj.policy) && !now.Before(obj.retryAt) {
 			if p.flush(obj) == nil {
 				delete(open, s)
 			}
@@ -276,11 +278,11 @@ func (p *Pipeline) flushAll(open map[slot]*openObject, final bool) error {
 	var errs []error
 	for s, obj := range open {
 		var err error
-		for attempt := 0; attempt < 3; attempt++ {
-			if err = p.flush(obj); err == nil || !final {
+		for attempt := 1; ; attempt++ {
+			if err = p.flush(obj); err == nil || !final || attempt == 3 {
 				break
 			}
-			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%d records of %s: %w", obj.records, obj.key, err))
@@ -297,6 +299,9 @@ func (p *Pipeline) flush(obj *openObject) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := p.bucket.Put(ctx, obj.key, bytes.NewReader(obj.buf.Bytes())); err != nil {
+		// Back off (capped) so that a failing store is not hit on every record.
+		obj.failures++
+		obj.retryAt = p.opts.Now().Add(min(time.Duration(1<<min(obj.failures, 5))*time.Second, 30*time.Second))
 		p.m.putFailures.WithLabelValues(obj.endpoint).Inc()
 		p.log.Warn("capture object write failed; will retry", "endpoint", obj.endpoint, "key", obj.key, "err", err)
 		return fmt.Errorf("write capture object: %w", err)
