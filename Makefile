@@ -19,9 +19,9 @@ build:
 demo:
 	$(GO) run ./cmd/glassbox demo
 
-## test: every test, with the race detector (starts what the tests need)
+## test: every test, race detector on; scripts/test.sh starts moto_server for the S3 tests
 test:
-	$(GO) test -race -count=1 ./...
+	bash scripts/test.sh -race -count=1 ./...
 
 ## test-short: quick tests only (skips the ones that build and run the binary)
 test-short:
