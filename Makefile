@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecord$$' -fuzztime=$(FUZZTIME) ./internal/capture/
 	$(GO) test -run='^$$' -fuzz='^FuzzRecordPayload$$' -fuzztime=$(FUZZTIME) ./internal/capture/
+	$(GO) test -run='^$$' -fuzz='^FuzzAppendLine$$' -fuzztime=$(FUZZTIME) ./internal/capture/
 
 ## bench: gateway load benchmark (direct / plain proxy / glassbox off / 100% capture) and Go benchmarks
 bench:

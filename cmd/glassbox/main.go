@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/glassbox-dev/glassbox"
@@ -34,6 +35,10 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	// Event ids come from a buffered pool of random bytes instead of one
+	// crypto/rand read per request. It must be set before any goroutine
+	// makes UUIDs, so it is done here, first.
+	uuid.EnableRandPool()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -7,7 +7,6 @@ const (
 	DropQueueFull  = "queue_full"  // the queue held queue_max_records
 	DropQueueBytes = "queue_bytes" // the queue held queue_max_bytes
 	DropClosed     = "closed"      // submitted after shutdown began
-	DropEncode     = "encode"      // the record could not be encoded
 )
 
 // Metrics are the capture pipeline's Prometheus metrics.

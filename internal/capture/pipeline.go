@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +67,10 @@ type Pipeline struct {
 
 	done chan struct{}
 	err  error // set by run before done is closed
+
+	// Owned by the writer goroutine.
+	blocks  chunkPool
+	scratch []byte
 }
 
 // openObject is a capture object being assembled.
@@ -75,7 +78,7 @@ type openObject struct {
 	key      string
 	endpoint string
 	policy   *Policy
-	buf      bytes.Buffer
+	buf      chunks
 	records  int
 	opened   time.Time // wall clock, for the age limit
 	retryAt  time.Time // after a failed write, no new attempt before this
@@ -212,7 +215,7 @@ func (p *Pipeline) add(open map[slot]*openObject, ex *Exchange) {
 	p.qbytes.Add(-size)
 	p.m.queueDepth.Dec()
 	p.m.queueBytes.Sub(float64(size))
-	rec := ex.Record()
+	p.scratch = AppendLine(p.scratch[:0], ex)
 	if ex.Release != nil {
 		ex.Release()
 	}
@@ -225,19 +228,14 @@ func (p *Pipeline) add(open map[slot]*openObject, ex *Exchange) {
 			endpoint: s.endpoint,
 			policy:   ex.Policy,
 			opened:   p.opts.Now(),
+			buf:      chunks{pool: &p.blocks},
 		}
 		open[s] = obj
 		p.m.openObjects.Inc()
 	}
-	before := obj.buf.Len()
-	if err := AppendRecord(&obj.buf, rec); err != nil {
-		obj.buf.Truncate(before)
-		p.m.dropped.WithLabelValues(s.endpoint, DropEncode).Inc()
-		p.log.Warn("capture record dropped", "endpoint", s.endpoint, "err", err)
-		return
-	}
+	_, _ = obj.buf.Write(p.scratch)
 	obj.records++
-	p.m.pendingBytes.Add(float64(obj.buf.Len() - before))
+	p.m.pendingBytes.Add(float64(len(p.scratch)))
 	if int64(obj.buf.Len()) >= maxObjectBytes(obj.policy) && !p.opts.Now().Before(obj.retryAt) {
 		if p.flush(obj) == nil {
 			delete(open, s)
@@ -298,7 +296,7 @@ func (p *Pipeline) flush(obj *openObject) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := p.bucket.Put(ctx, obj.key, bytes.NewReader(obj.buf.Bytes())); err != nil {
+	if err := p.bucket.Put(ctx, obj.key, obj.buf.reader()); err != nil {
 		// Back off (capped) so that a failing store is not hit on every record.
 		obj.failures++
 		obj.retryAt = p.opts.Now().Add(min(time.Duration(1<<min(obj.failures, 5))*time.Second, 30*time.Second))
@@ -312,5 +310,6 @@ func (p *Pipeline) flush(obj *openObject) error {
 	p.m.bytesWritten.WithLabelValues(obj.endpoint).Add(float64(obj.buf.Len()))
 	p.m.openObjects.Dec()
 	p.m.pendingBytes.Sub(float64(obj.buf.Len()))
+	obj.buf.release()
 	return nil
 }

@@ -586,7 +586,7 @@ func TestPipeline_QueueLimits(t *testing.T) {
 			if got := tr.count("rejected"); got != 1 {
 				t.Errorf("rejected exchange released %d times by Submit, want 1", got)
 			}
-			for _, reason := range []string{capture.DropQueueFull, capture.DropQueueBytes, capture.DropClosed, capture.DropEncode} {
+			for _, reason := range []string{capture.DropQueueFull, capture.DropQueueBytes, capture.DropClosed} {
 				wantN := 0.0
 				if reason == tt.wantReason {
 					wantN = 1

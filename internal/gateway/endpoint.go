@@ -55,6 +55,7 @@ type endpoint struct {
 	total    float64
 	proxy    *httputil.ReverseProxy
 	tr       *http.Transport
+	series   map[string]*seriesCache // by variant name; "" for requests refused before a variant was picked
 }
 
 func (g *Gateway) newEndpoint(e Endpoint) (*endpoint, error) {
@@ -70,7 +71,7 @@ func (g *Gateway) newEndpoint(e Endpoint) (*endpoint, error) {
 	if e.MaxBodyBytes <= 0 {
 		e.MaxBodyBytes = g.opts.MaxBodyBytes
 	}
-	ep := &endpoint{Endpoint: e, variants: map[string]*Variant{}}
+	ep := &endpoint{Endpoint: e, variants: map[string]*Variant{}, series: map[string]*seriesCache{"": g.m.cache(e.Name, "")}}
 	ep.Variants = append([]Variant(nil), e.Variants...)
 	for i := range ep.Variants {
 		v := &ep.Variants[i]
@@ -88,6 +89,7 @@ func (g *Gateway) newEndpoint(e Endpoint) (*endpoint, error) {
 		}
 		ep.cum = append(ep.cum, ep.total)
 		ep.variants[v.Name] = v
+		ep.series[v.Name] = g.m.cache(e.Name, v.Name)
 	}
 	if ep.total <= 0 {
 		return nil, fmt.Errorf("endpoint %s: every variant has weight 0", e.Name)

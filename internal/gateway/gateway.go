@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +69,7 @@ type Gateway struct {
 	ready     atomic.Bool
 	copyBufs  *bufferPool
 	bodies    sync.Pool // *bytes.Buffer for request and response copies
+	unknown   *seriesCache
 }
 
 // New builds a gateway serving opts.Endpoints. It is not ready (readyz
@@ -89,6 +89,7 @@ func New(opts Options) (*Gateway, error) {
 		g.log = slog.New(slog.DiscardHandler)
 	}
 	g.bodies.New = func() any { return new(bytes.Buffer) }
+	g.unknown = g.m.cache("_unknown", "")
 	if err := g.Apply(opts.Endpoints); err != nil {
 		return nil, err
 	}
@@ -190,19 +191,19 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, proxied bool) {
 	name := r.PathValue("name")
 	ep := (*g.endpoints.Load())[name]
 	if ep == nil {
-		g.observe("_unknown", "", http.StatusNotFound, start)
+		g.unknown.observe(http.StatusNotFound, time.Since(start))
 		writeError(w, glassbox.Errorf(glassbox.ENotFound, "endpoint %q is not configured", name), 0)
 		return
 	}
 	target := r.Header.Get(HeaderTargetVariant)
 	v, ok := ep.pick(target)
 	if !ok {
-		g.observe(ep.Name, "", http.StatusBadRequest, start)
+		ep.series[""].observe(http.StatusBadRequest, time.Since(start))
 		writeError(w, glassbox.Errorf(glassbox.EInvalid, "endpoint %s has no variant %q (from %s)", ep.Name, target, HeaderTargetVariant), 0)
 		return
 	}
 	if id := r.Header.Get(HeaderInferenceID); id != "" && !validInferenceID(id) {
-		g.observe(ep.Name, v.Name, http.StatusBadRequest, start)
+		ep.series[v.Name].observe(http.StatusBadRequest, time.Since(start))
 		writeError(w, glassbox.Errorf(glassbox.EInvalid, "%s must be 1-64 printable ASCII characters not starting with whitespace", HeaderInferenceID), 0)
 		return
 	}
@@ -221,7 +222,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, proxied bool) {
 		if glassbox.ErrorCode(err) == glassbox.ETooLarge {
 			status = http.StatusRequestEntityTooLarge
 		}
-		g.observe(ep.Name, v.Name, status, start)
+		ep.series[v.Name].observe(status, time.Since(start))
 		w.Header().Set(HeaderEventID, x.eventID)
 		writeError(w, err, status)
 		g.release(x)
@@ -371,7 +372,7 @@ func (g *Gateway) finish(ctx context.Context, x *exchange) {
 	if x.status == 0 {
 		x.status = http.StatusOK
 	}
-	g.observe(x.ep.Name, x.v.Name, x.status, x.start)
+	x.ep.series[x.v.Name].observe(x.status, time.Since(x.start))
 	if !x.sampled {
 		g.release(x)
 		return
@@ -410,12 +411,6 @@ func (g *Gateway) release(x *exchange) {
 		g.bodies.Put(x.respBuf)
 		x.respBuf = nil
 	}
-}
-
-func (g *Gateway) observe(ep, v string, status int, start time.Time) {
-	code := strconv.Itoa(status)
-	g.m.requests.WithLabelValues(ep, v, code).Inc()
-	g.m.duration.WithLabelValues(ep, v, code).Observe(time.Since(start).Seconds())
 }
 
 // validInferenceID applies SageMaker's rule: 1–64 printable ASCII

@@ -1,6 +1,12 @@
 package gateway
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 type metrics struct {
 	requests *prometheus.CounterVec
@@ -28,4 +34,43 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.requests, m.duration, m.inFlight)
 	}
 	return m
+}
+
+// seriesCache holds the request counter and latency observer of one
+// endpoint/variant per HTTP status, created on first use, so that the hot
+// path does not hash label values on every request.
+type seriesCache struct {
+	m        *metrics
+	endpoint string
+	variant  string
+	byCode   [600]atomic.Pointer[series]
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *metrics) cache(endpoint, variant string) *seriesCache {
+	return &seriesCache{m: m, endpoint: endpoint, variant: variant}
+}
+
+// observe counts one answered request and its latency.
+func (c *seriesCache) observe(status int, d time.Duration) {
+	var s *series
+	if status >= 0 && status < len(c.byCode) {
+		s = c.byCode[status].Load()
+	}
+	if s == nil {
+		code := strconv.Itoa(status)
+		s = &series{
+			requests: c.m.requests.WithLabelValues(c.endpoint, c.variant, code),
+			duration: c.m.duration.WithLabelValues(c.endpoint, c.variant, code),
+		}
+		if status >= 0 && status < len(c.byCode) {
+			c.byCode[status].Store(s)
+		}
+	}
+	s.requests.Inc()
+	s.duration.Observe(d.Seconds())
 }

@@ -55,6 +55,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glassbox-dev/glassbox/internal/capture"
@@ -92,6 +93,7 @@ func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "-worker" || os.Args[1] == "--worker") {
 		os.Exit(workerMain(os.Args[2:]))
 	}
+	uuid.EnableRandPool() // as cmd/glassbox does
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gwbench:", err)
 		os.Exit(1)
