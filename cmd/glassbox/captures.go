@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,19 +21,23 @@ type storeFlags struct {
 	config string
 	blob   string
 	output string
+	s3     config.S3
 }
 
 func (f *storeFlags) register(c *cobra.Command) {
 	c.Flags().StringVarP(&f.config, "config", "c", "", "config file whose storage.blob holds the captures")
 	c.Flags().StringVar(&f.blob, "blob", "", "blob store URL holding the captures (e.g. file:///var/lib/glassbox/data); overrides --config")
 	c.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVar(&f.s3.Endpoint, "s3-endpoint", "", "S3 endpoint URL for an s3:// --blob (default: AWS_ENDPOINT_URL or AWS)")
+	c.Flags().StringVar(&f.s3.Region, "s3-region", "", "S3 region for an s3:// --blob (default: AWS_REGION)")
+	c.Flags().BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing for an s3:// --blob (MinIO, moto, most non-AWS stores)")
 }
 
 func (f *storeFlags) reader() (*capture.Reader, error) {
 	if f.output != "text" && f.output != "json" {
 		return nil, usagef("--output must be text or json, not %q", f.output)
 	}
-	blob := f.blob
+	blob, s3cfg := f.blob, f.s3
 	if blob == "" {
 		if f.config == "" {
 			return nil, usagef("say where the captures are: --config FILE or --blob URL")
@@ -41,9 +46,12 @@ func (f *storeFlags) reader() (*capture.Reader, error) {
 		if err != nil {
 			return nil, err
 		}
-		blob = cfg.Storage.Blob
+		blob, s3cfg = cfg.Storage.Blob, cfg.Storage.S3
 	}
-	b, err := openBucket(blob)
+	if s := config.BlobScheme(blob); s != "file" && s != "s3" {
+		return nil, usagef("--blob %q: want file:///path or s3://bucket/prefix", blob)
+	}
+	b, err := openBucket(context.Background(), blob, s3cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ endpoints:
 		return err
 	}
 
-	bucket, err := openBucket(cfg.Storage.Blob)
+	bucket, err := openBucket(context.Background(), cfg.Storage.Blob, cfg.Storage.S3)
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,12 @@ func newServeCommand() *cobra.Command {
   ANY  /endpoints/{name}/proxy/{path}    transparent pass-through (streaming too)
 
 and Glassbox records sampled exchanges under storage.blob in SageMaker's Data
-Capture layout. /healthz, /readyz and /metrics (Prometheus) are served on the
-same address. SIGTERM or SIGINT stops accepting, finishes in-flight requests
-and writes every queued record before exiting.`,
+Capture layout, through a local write-ahead spool (storage.spool) so that
+nothing accepted is lost when the process dies or the blob store is down.
+/healthz, /readyz and /metrics (Prometheus) are served on the same address.
+SIGTERM or SIGINT stops accepting, finishes in-flight requests, and uploads
+every spooled record before exiting (what cannot be uploaded in
+server.shutdown_timeout stays in the spool and is uploaded at the next start).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfgPath == "" {
@@ -63,7 +66,7 @@ and writes every queued record before exiting.`,
 // When started is not nil it receives the bound address once serving.
 func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started chan<- string) error {
 	log := newLogger(cfg.Log, logOut)
-	bucket, err := openBucket(cfg.Storage.Blob)
+	bucket, err := openBucket(ctx, cfg.Storage.Blob, cfg.Storage.S3)
 	if err != nil {
 		return err
 	}
@@ -73,27 +76,28 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pipeline := capture.NewPipeline(bucket, capture.PipelineOptions{
-		QueueMaxRecords: cfg.Storage.QueueMaxRecords,
-		QueueMaxBytes:   int64(cfg.Storage.QueueMaxBytes),
-		Logger:          log.With("component", "capture"),
-		Metrics:         capture.NewMetrics(reg),
-	})
+	sopts := spoolOptions(cfg)
+	sopts.Logger = log.With("component", "capture")
+	sopts.Metrics = capture.NewMetrics(reg)
+	spool, err := capture.OpenSpool(bucket, sopts)
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{
 		Endpoints:    eps,
-		Sink:         pipeline,
+		Sink:         spool,
 		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes),
 		Logger:       log.With("component", "gateway"),
 		Registerer:   reg,
 		Gatherer:     reg,
 	})
 	if err != nil {
-		_ = pipeline.Close(context.Background())
+		_ = spool.Close(context.Background())
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		_ = pipeline.Close(context.Background())
+		_ = spool.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	srv := &http.Server{
@@ -121,7 +125,9 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 
 	// Shutdown order: readiness off so balancers stop sending; stop
 	// accepting and wait for in-flight exchanges (each hands its record to
-	// the pipeline before its handler returns); then drain the pipeline.
+	// the spool before its handler returns); then close the spool, which
+	// writes what is queued and uploads every sealed segment. What cannot be
+	// uploaded in time stays in the spool for the next start.
 	gw.SetReady(false)
 	log.Info("shutting down", "timeout", time.Duration(cfg.Server.ShutdownTimeout).String())
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Server.ShutdownTimeout))
@@ -129,7 +135,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		runErr = errors.Join(runErr, fmt.Errorf("stop http server: %w", err))
 	}
-	if err := pipeline.Close(sctx); err != nil {
+	if err := spool.Close(sctx); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
 	log.Info("stopped")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,10 +14,32 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/gateway"
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
+	"github.com/glassbox-dev/glassbox/internal/objstore/s3"
 )
 
-// openBucket builds the blob store named by a storage.blob URL.
-func openBucket(blob string) (objstore.Bucket, error) {
+// openBucket builds the blob store named by a storage.blob URL: a local
+// folder (file://) or an S3-compatible bucket (s3://), with the storage.s3
+// overrides on top of the standard AWS settings.
+func openBucket(ctx context.Context, blob string, s3cfg config.S3) (objstore.Bucket, error) {
+	if config.BlobScheme(blob) == "s3" {
+		bucket, prefix, err := config.S3Location(blob)
+		if err != nil {
+			return nil, err
+		}
+		b, err := s3.New(ctx, s3.Options{
+			Bucket:    bucket,
+			Prefix:    prefix,
+			Region:    s3cfg.Region,
+			Endpoint:  s3cfg.Endpoint,
+			PathStyle: s3cfg.PathStyle,
+			SSE:       s3cfg.SSE,
+			KMSKeyID:  s3cfg.KMSKeyID,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open blob store %s: %w", blob, err)
+		}
+		return b, nil
+	}
 	path, err := config.BlobPath(blob)
 	if err != nil {
 		return nil, err
@@ -26,6 +49,26 @@ func openBucket(blob string) (objstore.Bucket, error) {
 		return nil, fmt.Errorf("open blob store %s: %w", blob, err)
 	}
 	return b, nil
+}
+
+// spoolOptions translates the storage section; the segment age is the
+// shortest max_object_seconds among the endpoints.
+func spoolOptions(cfg *config.Config) capture.SpoolOptions {
+	opts := capture.SpoolOptions{
+		Dir:             cfg.Storage.Spool,
+		MaxBytes:        int64(cfg.Storage.SpoolMaxBytes),
+		SegmentBytes:    int64(cfg.Storage.SpoolSegmentBytes),
+		FsyncInterval:   time.Duration(cfg.Storage.SpoolFsyncInterval),
+		QueueMaxRecords: cfg.Storage.QueueMaxRecords,
+		QueueMaxBytes:   int64(cfg.Storage.QueueMaxBytes),
+	}
+	for _, e := range cfg.Endpoints {
+		age := time.Duration(e.Capture.MaxObjectSeconds) * time.Second
+		if age > 0 && (opts.MaxSegmentAge == 0 || age < opts.MaxSegmentAge) {
+			opts.MaxSegmentAge = age
+		}
+	}
+	return opts
 }
 
 // newLogger builds the process logger from the log section.
@@ -51,6 +94,8 @@ func capturePolicy(e *config.Endpoint) *capture.Policy {
 		Strict:          c.Strict,
 		MaxObjectAge:    time.Duration(c.MaxObjectSeconds) * time.Second,
 		MaxObjectBytes:  int64(c.MaxObjectBytes),
+		Sync:            c.Durability == config.DurabilitySync,
+		RejectWhenFull:  c.SpoolFullPolicy() == "reject",
 	}
 	for _, m := range c.Modes {
 		switch strings.ToLower(m) {
@@ -68,9 +113,6 @@ func gatewayEndpoints(cfg *config.Config) ([]gateway.Endpoint, error) {
 	var eps []gateway.Endpoint
 	for i := range cfg.Endpoints {
 		e := &cfg.Endpoints[i]
-		if e.Capture.Durability == "sync" {
-			return nil, fmt.Errorf("endpoints[%d].capture.durability: sync needs the durable spool, which this build does not have yet; use async", i)
-		}
 		ge := gateway.Endpoint{
 			Name:         e.Name,
 			Capture:      capturePolicy(e),

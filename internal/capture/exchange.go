@@ -25,6 +25,11 @@ type Policy struct {
 	MaxObjectAge time.Duration
 	// MaxObjectBytes rolls an open capture object when it reaches this size.
 	MaxObjectBytes int64
+	// Sync holds the response until the record is fsynced in the spool.
+	Sync bool
+	// RejectWhenFull refuses (503) exchanges that would be captured while
+	// the spool is full, instead of serving them and dropping the record.
+	RejectWhenFull bool
 }
 
 // Defaults for Policy fields left at zero.

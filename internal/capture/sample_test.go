@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -76,8 +77,15 @@ func TestPipeline_Sample(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			p := capture.NewPipeline(newBucket(t), capture.PipelineOptions{Metrics: capture.NewMetrics(reg)})
-			t.Cleanup(func() { closePipeline(t, p) })
+			p, err := capture.OpenSpool(newBucket(t), capture.SpoolOptions{Dir: t.TempDir(), Metrics: capture.NewMetrics(reg)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := p.Close(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
 			for range 5 {
 				if got := p.Sample(&tt.policy); got != tt.want {
 					t.Fatalf("Sample() = %v, want %v", got, tt.want)

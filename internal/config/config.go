@@ -12,6 +12,25 @@ const (
 	DurabilitySync  = "sync"  // acknowledge after the spool fsync
 )
 
+// Spool-full policies, the values allowed in Capture.OnSpoolFull.
+const (
+	SpoolFullReject = "reject" // refuse (503) exchanges that would be captured
+	SpoolFullShed   = "shed"   // serve them and drop (and count) the record
+)
+
+// Blob store schemes, as returned by BlobScheme.
+const (
+	BlobSchemeFile = "file" // file:///abs/dir, file://./rel/dir
+	BlobSchemeS3   = "s3"   // s3://bucket/prefix
+)
+
+// Server-side encryption modes, the values allowed in S3.SSE.
+const (
+	SSENone   = "none"   // send no SSE header; the bucket's default applies
+	SSEAES256 = "aes256" // SSE-S3 (AES256)
+	SSEKMS    = "kms"    // SSE-KMS (aws:kms), with S3.KMSKeyID when set
+)
+
 // Config is the whole Glassbox configuration file. Obtain one with Load or
 // Parse (which apply defaults and validate) or start from Default.
 type Config struct {
@@ -46,11 +65,12 @@ type Server struct {
 
 // Storage says where captured data goes.
 type Storage struct {
-	// Blob is the object store that receives capture objects, as a URL.
-	// Only file:// is supported: file:///abs/dir is absolute, file://./dir and
-	// file://dir are relative to the working directory (see BlobPath). An
-	// s3:// URL is reserved for a later release and rejected for now.
-	// Default "file://./glassbox-data".
+	// Blob is the object store that receives capture objects, as a URL:
+	//   - file:///abs/dir is an absolute directory, file://./dir and
+	//     file://dir are relative to the working directory (see BlobPath);
+	//   - s3://bucket or s3://bucket/prefix is an S3 bucket with an optional
+	//     key prefix (see S3Location); S3 configures the client.
+	// BlobScheme tells the two apart. Default "file://./glassbox-data".
 	Blob string `yaml:"blob"`
 	// Spool is the local directory that holds captured records until they are
 	// uploaded. Default "./glassbox-spool"; must not be empty.
@@ -61,6 +81,45 @@ type Storage struct {
 	// QueueMaxBytes bounds the same queue by payload bytes. Default 256 MiB;
 	// must be >= 1 MiB.
 	QueueMaxBytes ByteSize `yaml:"queue_max_bytes"`
+	// SpoolMaxBytes bounds the bytes of spool segments on disk (records not
+	// yet confirmed in the blob store). When it is reached, each endpoint's
+	// capture.on_spool_full policy applies. Default 1 GiB; must be >= 1 MiB.
+	SpoolMaxBytes ByteSize `yaml:"spool_max_bytes"`
+	// SpoolSegmentBytes is the size at which a spool segment is sealed and
+	// uploaded. Default 64 MiB; must be >= 64 KiB and <= SpoolMaxBytes.
+	SpoolSegmentBytes ByteSize `yaml:"spool_segment_bytes"`
+	// SpoolFsyncInterval is the group-commit interval for records of async
+	// endpoints: the spool is fsynced at least this often while it holds
+	// unsynced records. Records of sync endpoints are fsynced before their
+	// response is released, batched with whatever else is pending.
+	// Default 200ms; must be > 0 and <= 10s.
+	SpoolFsyncInterval Duration `yaml:"spool_fsync_interval"`
+	// S3 configures the S3 client for an s3:// Blob. Its keys must keep
+	// their defaults when Blob is a file:// URL.
+	S3 S3 `yaml:"s3"`
+}
+
+// S3 configures access to an S3-compatible blob store (storage.s3). Every
+// field is optional; the AWS SDK's configuration chain (environment,
+// profile, instance role) supplies credentials and whatever is left empty.
+type S3 struct {
+	// Endpoint overrides the S3 endpoint URL (and AWS_ENDPOINT_URL), as for
+	// MinIO or moto: an absolute http or https URL with a host, without
+	// query or fragment. Default "" (the AWS endpoint for the region).
+	Endpoint string `yaml:"endpoint"`
+	// Region overrides the region (and AWS_REGION). Default "".
+	Region string `yaml:"region"`
+	// PathStyle addresses the bucket in the URL path (endpoint/bucket/key)
+	// rather than in the host name; MinIO, moto and most non-AWS stores need
+	// it. Default false.
+	PathStyle bool `yaml:"path_style"`
+	// SSE is the server-side encryption requested for each object: "none",
+	// "aes256" (SSE-S3) or "kms" (SSE-KMS). Default "none".
+	SSE string `yaml:"sse"`
+	// KMSKeyID is the KMS key for SSE "kms": a key id, key ARN, alias/name
+	// or alias ARN, at most 2048 characters of letters, digits and ":/_-".
+	// Default "" (the AWS-managed key aws/s3); an error with any other SSE.
+	KMSKeyID string `yaml:"kms_key_id"`
 }
 
 // Log configures the process logger.
@@ -139,10 +198,18 @@ type Capture struct {
 	// JSON text rather than base64. Default [application/json]; same rules as
 	// CSVContentTypes, and no type may appear in both lists.
 	JSONContentTypes []string `yaml:"json_content_types"`
-	// Durability is "async" (acknowledge the client once the record is
-	// queued) or "sync" (acknowledge only after the spool fsync). Default
-	// "async".
+	// Durability is "async" (release the response once the record is
+	// queued; the spool is fsynced every storage.spool_fsync_interval) or
+	// "sync" (release the response only after the record is fsynced in the
+	// spool). Default "async".
 	Durability string `yaml:"durability"`
+	// OnSpoolFull says what happens to an exchange that would be captured
+	// while the spool holds storage.spool_max_bytes: "reject" answers 503
+	// instead of serving it, "shed" serves it and drops the record (counted
+	// in metrics). Default "reject" when Durability is "sync" and "shed"
+	// otherwise, resolved after decoding, so an explicit value always wins.
+	// SpoolFullPolicy returns the effective value.
+	OnSpoolFull string `yaml:"on_spool_full"`
 	// MaxObjectSeconds rolls a capture object after this many seconds.
 	// Default 60; 1 to 3600.
 	MaxObjectSeconds int `yaml:"max_object_seconds"`
@@ -179,4 +246,15 @@ func (c *Capture) Sampling() float64 {
 		return defaultSamplingPercent
 	}
 	return *c.SamplingPercent
+}
+
+// SpoolFullPolicy returns the effective on_spool_full policy: OnSpoolFull,
+// or when it is empty the default for Durability (SpoolFullReject for sync,
+// SpoolFullShed otherwise). Parse and ApplyDefaults always set OnSpoolFull,
+// so the fallback only matters for a Capture built in code.
+func (c *Capture) SpoolFullPolicy() string {
+	if c.OnSpoolFull == "" {
+		return defaultSpoolFullPolicy(c.Durability)
+	}
+	return c.OnSpoolFull
 }

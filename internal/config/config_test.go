@@ -110,10 +110,14 @@ func TestParse_defaults(t *testing.T) {
 			MaxBodyBytes:      6291456,
 		},
 		Storage: config.Storage{
-			Blob:            "file:///var/lib/glassbox/data",
-			Spool:           "/var/lib/glassbox/spool",
-			QueueMaxRecords: 10000,
-			QueueMaxBytes:   256 << 20,
+			Blob:               "file:///var/lib/glassbox/data",
+			Spool:              "/var/lib/glassbox/spool",
+			QueueMaxRecords:    10000,
+			QueueMaxBytes:      256 << 20,
+			SpoolMaxBytes:      1 << 30,
+			SpoolSegmentBytes:  64 << 20,
+			SpoolFsyncInterval: config.Duration(200 * time.Millisecond),
+			S3:                 config.S3{SSE: "none"},
 		},
 		Log: config.Log{Level: "info", Format: "text"},
 		Endpoints: []config.Endpoint{{
@@ -132,6 +136,7 @@ func TestParse_defaults(t *testing.T) {
 				CSVContentTypes:  []string{"text/csv"},
 				JSONContentTypes: []string{"application/json"},
 				Durability:       "async",
+				OnSpoolFull:      "shed", // async's default
 				MaxObjectSeconds: 60,
 				MaxObjectBytes:   64 << 20,
 				MaxPayloadBytes:  6 << 20,
@@ -181,6 +186,7 @@ func TestParse_nullKeepsDefault(t *testing.T) {
 	want.Endpoints[0].Variants = []config.Variant{config.DefaultVariant()}
 	want.Endpoints[0].Variants[0].Name = "AllTraffic"
 	want.Endpoints[0].Variants[0].Upstream = "http://127.0.0.1:9001"
+	want.Endpoints[0].Capture.OnSpoolFull = "shed" // resolved from durability: async
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
@@ -370,10 +376,12 @@ func TestLoad(t *testing.T) {
 		data := string(mustReadFile(t, examplePath))
 		for _, key := range []string{
 			"listen", "read_header_timeout", "idle_timeout", "shutdown_timeout", "max_body_bytes",
-			"blob", "spool", "queue_max_records", "queue_max_bytes", "level", "format",
+			"blob", "spool", "queue_max_records", "queue_max_bytes",
+			"spool_max_bytes", "spool_segment_bytes", "spool_fsync_interval",
+			"s3", "endpoint", "region", "path_style", "sse", "kms_key_id", "level", "format",
 			"name", "tags", "variants", "upstream", "weight", "invocations_path", "capture",
 			"enabled", "sampling_percent", "modes", "csv_content_types", "json_content_types",
-			"durability", "max_object_seconds", "max_object_bytes", "max_payload_bytes", "strict", "timeout",
+			"durability", "on_spool_full", "max_object_seconds", "max_object_bytes", "max_payload_bytes", "strict", "timeout",
 		} {
 			if !strings.Contains(data, key+":") {
 				t.Errorf("example does not mention %q", key)
@@ -421,7 +429,7 @@ func TestDefault_isValid(t *testing.T) {
 
 func TestValidate_listsAllProblems(t *testing.T) {
 	cfg := config.Default()
-	cfg.Storage.Blob = "s3://bucket/prefix"
+	cfg.Storage.Blob = "gs://bucket/prefix"
 	cfg.Log.Format = "xml"
 	ok := config.Endpoint{Name: "ok", Variants: []config.Variant{{Name: "v", Upstream: "http://127.0.0.1:1", Weight: 1}}}
 	ok.ApplyDefaults()
@@ -439,7 +447,7 @@ func TestValidate_listsAllProblems(t *testing.T) {
 		t.Fatalf("err = %v (%T), want a ValidationError", err, err)
 	}
 	want := []config.Problem{
-		{Path: "storage.blob", Message: "s3 blob stores are not supported yet"},
+		{Path: "storage.blob", Message: `unsupported scheme "gs": only file:// and s3:// are supported`},
 		{Path: "log.format", Message: `invalid value "xml": want one of text, json`},
 		{Path: "endpoints[1].variants[0].upstream", Message: `invalid URL "http://127.0.0.1:1#frag": must not have a fragment`},
 		{Path: "endpoints[1].variants[1].invocations_path", Message: `must not contain a query or fragment, got "/predict?x"`},
@@ -452,7 +460,7 @@ func TestValidate_listsAllProblems(t *testing.T) {
 		t.Errorf("problems mismatch (-want +got):\n%s", diff)
 	}
 	lines := strings.Split(err.Error(), "\n")
-	if len(lines) != len(want) || lines[0] != "storage.blob: s3 blob stores are not supported yet" {
+	if len(lines) != len(want) || lines[0] != `storage.blob: unsupported scheme "gs": only file:// and s3:// are supported` {
 		t.Errorf("Error() = %q, want one \"path: message\" line per problem", err.Error())
 	}
 }
@@ -468,6 +476,7 @@ func TestEndpoint_ApplyDefaults(t *testing.T) {
 	want.Name = "churn"
 	want.Variants = []config.Variant{{Name: "a", Upstream: "http://127.0.0.1:9001", InvocationsPath: "/invocations"}}
 	want.Capture.Durability = "sync"
+	want.Capture.OnSpoolFull = "reject" // sync's default
 	want.Capture.JSONContentTypes = []string{"application/jsonlines"}
 	if diff := cmp.Diff(want, e); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
@@ -505,7 +514,7 @@ func TestBlobPath(t *testing.T) {
 		{blob: "file://glassbox-data/sub", want: "glassbox-data/sub"},
 		{blob: "FILE:///x", want: "/x"},
 		{blob: "file://", err: "file URL has no path"},
-		{blob: "s3://bucket/prefix", err: "s3 blob stores are not supported yet"},
+		{blob: "s3://bucket/prefix", err: `blob "s3://bucket/prefix": not a file:// URL`},
 		{blob: "gs://bucket", err: `unsupported scheme "gs"`},
 		{blob: "/var/lib/glassbox", err: "invalid URL"},
 		{blob: "", err: "must not be empty"},
@@ -533,6 +542,7 @@ func TestExample_showsDefaults(t *testing.T) {
 		t.Errorf("top-level sections differ from Default() (-want +got):\n%s", diff)
 	}
 	e, d := cfg.Endpoints[0], config.DefaultEndpoint()
+	d.ApplyDefaults() // resolves on_spool_full for the default durability
 	if diff := cmp.Diff(d.Capture, e.Capture); diff != "" {
 		t.Errorf("capture differs from DefaultEndpoint() (-want +got):\n%s", diff)
 	}
@@ -542,6 +552,259 @@ func TestExample_showsDefaults(t *testing.T) {
 	for i, v := range e.Variants {
 		if v.InvocationsPath != config.DefaultVariant().InvocationsPath {
 			t.Errorf("variants[%d].invocations_path = %q, want the default", i, v.InvocationsPath)
+		}
+	}
+}
+
+func TestParse_onSpoolFull(t *testing.T) {
+	cfg, err := config.Parse(mustReadFile(t, "testdata/on-spool-full.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"async-default": "shed",   // left out, async
+		"sync-default":  "reject", // left out, sync
+		"sync-shed":     "shed",   // explicit wins over sync's default
+		"async-reject":  "reject", // explicit wins over async's default
+		"sync-null":     "reject", // null keeps the default, which follows durability
+		"merged-reject": "reject", // from a merge key, durability overridden to sync
+	}
+	got := make(map[string]string)
+	for _, e := range cfg.Endpoints {
+		got[e.Name] = e.Capture.OnSpoolFull
+		if p := e.Capture.SpoolFullPolicy(); p != e.Capture.OnSpoolFull {
+			t.Errorf("%s: SpoolFullPolicy() = %q, OnSpoolFull = %q; want them equal after Parse", e.Name, p, e.Capture.OnSpoolFull)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("on_spool_full mismatch (-want +got):\n%s", diff)
+	}
+	if s := cfg.Storage; s.SpoolMaxBytes != 8<<30 || s.SpoolSegmentBytes != 128<<20 ||
+		s.SpoolFsyncInterval != config.Duration(50*time.Millisecond) {
+		t.Errorf("spool_max_bytes, spool_segment_bytes, spool_fsync_interval = %v, %v, %v; want 8GiB, 128MiB, 50ms",
+			s.SpoolMaxBytes, s.SpoolSegmentBytes, s.SpoolFsyncInterval)
+	}
+
+	// The default is resolved from the durability an environment variable
+	// gives, after expansion.
+	t.Setenv("GB_DURABILITY", "sync")
+	cfg = mustParse(t, "endpoints:\n  - {name: e, variants: [{name: a, upstream: 'http://127.0.0.1:1'}], capture: {durability: '${GB_DURABILITY}'}}\n")
+	if got := cfg.Endpoints[0].Capture.OnSpoolFull; got != "reject" {
+		t.Errorf("durability from the environment: on_spool_full = %q, want reject", got)
+	}
+}
+
+func TestParse_s3(t *testing.T) {
+	cfg, err := config.Parse(mustReadFile(t, "testdata/s3-blob.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.S3{
+		Endpoint:  "https://s3.eu-west-1.amazonaws.com",
+		Region:    "eu-west-1",
+		PathStyle: false,
+		SSE:       "kms",
+		KMSKeyID:  "alias/glassbox-capture",
+	}
+	if diff := cmp.Diff(want, cfg.Storage.S3); diff != "" {
+		t.Errorf("storage.s3 mismatch (-want +got):\n%s", diff)
+	}
+	if got := config.BlobScheme(cfg.Storage.Blob); got != "s3" {
+		t.Errorf("BlobScheme = %q, want s3", got)
+	}
+	bucket, prefix, err := config.S3Location(cfg.Storage.Blob)
+	if err != nil || bucket != "glassbox-captures" || prefix != "prod/eu-west-1" {
+		t.Errorf("S3Location = %q, %q, %v; want glassbox-captures, prod/eu-west-1", bucket, prefix, err)
+	}
+
+	minio, err := config.Parse(mustReadFile(t, "testdata/s3-minio.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = config.S3{Endpoint: "http://127.0.0.1:9000", PathStyle: true, SSE: "aes256"}
+	if diff := cmp.Diff(want, minio.Storage.S3); diff != "" {
+		t.Errorf("storage.s3 (minio) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestValidate_storage(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*config.Storage)
+		want   []config.Problem // nil: valid
+	}{
+		{"defaults", func(*config.Storage) {}, nil},
+		{"smallest spool", func(s *config.Storage) {
+			s.SpoolMaxBytes, s.SpoolSegmentBytes, s.SpoolFsyncInterval = config.MiB, 64*config.KiB, 1
+		}, nil},
+		{"segment as large as the spool", func(s *config.Storage) {
+			s.SpoolMaxBytes, s.SpoolSegmentBytes, s.SpoolFsyncInterval = config.GiB, config.GiB, config.Duration(10*time.Second)
+		}, nil},
+		{"spool too small, segment not compared with it", func(s *config.Storage) { s.SpoolMaxBytes = config.MiB - 1 }, []config.Problem{
+			{Path: "storage.spool_max_bytes", Message: "must be at least 1MiB, got 1048575B"},
+		}},
+		{"segment larger than the spool", func(s *config.Storage) { s.SpoolMaxBytes = 32 * config.MiB }, []config.Problem{
+			{Path: "storage.spool_segment_bytes", Message: "must be at most storage.spool_max_bytes (32MiB), got 64MiB"},
+		}},
+		{"fsync interval just above 10s", func(s *config.Storage) { s.SpoolFsyncInterval = config.Duration(10*time.Second + 1) }, []config.Problem{
+			{Path: "storage.spool_fsync_interval", Message: "must be at most 10s, got 10.000000001s"},
+		}},
+		{"s3 keys with a file blob", func(s *config.Storage) {
+			s.S3 = config.S3{Endpoint: "x", PathStyle: true, SSE: "kms", KMSKeyID: "bad key"}
+		}, []config.Problem{
+			{Path: "storage.s3.endpoint", Message: "storage.s3 applies only to s3:// blob stores, but storage.blob is a file:// URL"},
+			{Path: "storage.s3.path_style", Message: "storage.s3 applies only to s3:// blob stores, but storage.blob is a file:// URL"},
+			{Path: "storage.s3.sse", Message: "storage.s3 applies only to s3:// blob stores, but storage.blob is a file:// URL"},
+			{Path: "storage.s3.kms_key_id", Message: "storage.s3 applies only to s3:// blob stores, but storage.blob is a file:// URL"},
+		}},
+		{"s3 section at its defaults with a file blob", func(s *config.Storage) { s.S3 = config.S3{SSE: "none"} }, nil},
+		{"every s3 key", func(s *config.Storage) {
+			s.Blob = "S3://bucket.with.dots-1/a/b"
+			s.S3 = config.S3{Endpoint: "http://[::1]:9000/base", Region: "auto", PathStyle: true, SSE: "kms",
+				KMSKeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+		}, nil},
+		{"kms without a key id", func(s *config.Storage) { s.Blob, s.S3.SSE = "s3://bucket", "kms" }, nil},
+		{"bad s3 section", func(s *config.Storage) {
+			s.Blob = "s3://bucket"
+			s.S3 = config.S3{Endpoint: "https://minio:9000/?x=1", SSE: "", KMSKeyID: "alias/x"}
+		}, []config.Problem{
+			{Path: "storage.s3.endpoint", Message: `invalid URL "https://minio:9000/?x=1": must not have a query`},
+			{Path: "storage.s3.sse", Message: `invalid value "": want one of none, aes256, kms`},
+			{Path: "storage.s3.kms_key_id", Message: `applies only with sse: kms, but sse is ""`},
+		}},
+		{"kms key too long", func(s *config.Storage) {
+			s.Blob, s.S3.SSE, s.S3.KMSKeyID = "s3://bucket", "kms", strings.Repeat("k", 2049)
+		}, []config.Problem{
+			{Path: "storage.s3.kms_key_id", Message: "is 2049 characters long; the maximum is 2048"},
+		}},
+		{"s3 section checked when the blob is invalid", func(s *config.Storage) { s.Blob, s.S3.SSE = "gs://b", "AES256" }, []config.Problem{
+			{Path: "storage.blob", Message: `unsupported scheme "gs": only file:// and s3:// are supported`},
+			{Path: "storage.s3.sse", Message: `invalid value "AES256": want one of none, aes256, kms`},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			tt.change(&cfg.Storage)
+			err := cfg.Validate()
+			var got []config.Problem
+			var verr config.ValidationError
+			if errors.As(err, &verr) {
+				got = verr.Problems
+			} else if err != nil {
+				t.Fatalf("err = %v (%T), want a ValidationError", err, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidate_onSpoolFullInCode(t *testing.T) {
+	// An endpoint built in code gets on_spool_full from ApplyDefaults;
+	// without it Validate reports the empty value, as for durability.
+	e := config.Endpoint{Name: "e", Variants: []config.Variant{{Name: "v", Upstream: "http://127.0.0.1:1", Weight: 1}}}
+	e.ApplyDefaults()
+	e.Capture.OnSpoolFull = ""
+	cfg := config.Default()
+	cfg.Endpoints = []config.Endpoint{e}
+	err := cfg.Validate()
+	if want := `endpoints[0].capture.on_spool_full: invalid value "": want one of reject, shed`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	e.Capture.OnSpoolFull = "shed"
+	e.Capture.Durability = "sync"
+	e.ApplyDefaults() // keeps an explicit value
+	if e.Capture.OnSpoolFull != "shed" {
+		t.Errorf("ApplyDefaults replaced on_spool_full %q", e.Capture.OnSpoolFull)
+	}
+}
+
+func TestCapture_SpoolFullPolicy(t *testing.T) {
+	tests := []struct {
+		durability, onSpoolFull, want string
+	}{
+		{"", "", "shed"},
+		{"async", "", "shed"},
+		{"sync", "", "reject"},
+		{"sync", "shed", "shed"},
+		{"async", "reject", "reject"},
+	}
+	for _, tt := range tests {
+		c := config.Capture{Durability: tt.durability, OnSpoolFull: tt.onSpoolFull}
+		if got := c.SpoolFullPolicy(); got != tt.want {
+			t.Errorf("Capture{Durability: %q, OnSpoolFull: %q}.SpoolFullPolicy() = %q, want %q",
+				tt.durability, tt.onSpoolFull, got, tt.want)
+		}
+	}
+}
+
+func TestBlobScheme(t *testing.T) {
+	for blob, want := range map[string]string{
+		"file:///var/lib/glassbox": "file",
+		"file://./data":            "file",
+		"FILE:///x":                "file",
+		"file://":                  "file", // the scheme only; BlobPath rejects it
+		"s3://bucket/prefix":       "s3",
+		"S3://bucket":              "s3",
+		"s3://Not_A_Bucket":        "s3",
+		"gs://bucket":              "",
+		"/var/lib/glassbox":        "",
+		"bucket/prefix":            "",
+		"":                         "",
+	} {
+		if got := config.BlobScheme(blob); got != want {
+			t.Errorf("BlobScheme(%q) = %q, want %q", blob, got, want)
+		}
+	}
+}
+
+func TestS3Location(t *testing.T) {
+	tests := []struct {
+		blob, bucket, prefix, err string
+	}{
+		{blob: "s3://my-bucket", bucket: "my-bucket"},
+		{blob: "s3://my-bucket/", bucket: "my-bucket"},
+		{blob: "s3://my-bucket//", bucket: "my-bucket"},
+		{blob: "s3://my-bucket/capture", bucket: "my-bucket", prefix: "capture"},
+		{blob: "s3://my-bucket//a/b/c//", bucket: "my-bucket", prefix: "a/b/c"},
+		{blob: "S3://abc/x y/z%20", bucket: "abc", prefix: "x y/z%20"},
+		{blob: "s3://a.b-c.123/p", bucket: "a.b-c.123", prefix: "p"},
+		{blob: "s3://" + strings.Repeat("a", 63), bucket: strings.Repeat("a", 63)},
+		{blob: "s3://my-bucket/" + strings.Repeat("p", 1024), bucket: "my-bucket", prefix: strings.Repeat("p", 1024)},
+
+		{blob: "s3://", err: "s3 URL has no bucket"},
+		{blob: "s3:///prefix", err: "s3 URL has no bucket"},
+		{blob: "s3://ab", err: `invalid bucket name "ab": must be 3 to 63 characters long, got 2`},
+		{blob: "s3://" + strings.Repeat("a", 64), err: "must be 3 to 63 characters long, got 64"},
+		{blob: "s3://My-Bucket", err: `invalid bucket name "My-Bucket": use only lowercase letters, digits, dots and hyphens`},
+		{blob: "s3://my_bucket", err: "use only lowercase letters, digits, dots and hyphens"},
+		{blob: "s3://-bucket", err: "must start and end with a letter or digit"},
+		{blob: "s3://bucket.", err: "must start and end with a letter or digit"},
+		{blob: "s3://my..bucket", err: `must not contain ".."`},
+		{blob: "s3://10.0.0.1/x", err: "must not be formatted as an IP address"},
+		{blob: "s3://xn--bucket", err: `the prefix "xn--" is reserved by S3`},
+		{blob: "s3://bucket-s3alias", err: `the suffix "-s3alias" is reserved by S3`},
+		{blob: "s3://my-bucket/a//b", err: `invalid prefix "a//b": must not contain "//"`},
+		{blob: "s3://my-bucket/a/../b", err: `invalid prefix "a/../b": must not contain a ".." segment`},
+		{blob: "s3://my-bucket/./a", err: `must not contain a "." segment`},
+		{blob: `s3://my-bucket/a\b`, err: "must not contain a backslash or NUL byte"},
+		{blob: "s3://my-bucket/a\xffb", err: "not valid UTF-8"},
+		{blob: "s3://my-bucket/" + strings.Repeat("p", 1025), err: "is 1025 bytes long; the maximum is 1024"},
+		{blob: "s3://my-bucket/capture?region=eu", err: "must not have a query or fragment"},
+		{blob: "s3://my-bucket#x", err: "must not have a query or fragment"},
+		{blob: "file:///var/lib/glassbox", err: `blob "file:///var/lib/glassbox": not an s3:// URL`},
+		{blob: "gs://bucket", err: `unsupported scheme "gs"`},
+		{blob: "", err: "must not be empty"},
+	}
+	for _, tt := range tests {
+		bucket, prefix, err := config.S3Location(tt.blob)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err) || bucket != "" || prefix != ""):
+			t.Errorf("S3Location(%q) = %q, %q, %v; want an error containing %q", tt.blob, bucket, prefix, err, tt.err)
+		case tt.err == "" && (err != nil || bucket != tt.bucket || prefix != tt.prefix):
+			t.Errorf("S3Location(%q) = %q, %q, %v; want %q, %q", tt.blob, bucket, prefix, err, tt.bucket, tt.prefix)
 		}
 	}
 }

@@ -5,10 +5,48 @@ import "time"
 // Every default lives in this file. Parse decodes the YAML onto Default(), and
 // decodes each element of endpoints onto DefaultEndpoint() and each element of
 // variants onto DefaultVariant(), so a key left out keeps its default while an
-// explicit value (even 0, false or an empty list) replaces it.
+// explicit value (even 0, false or an empty list) replaces it. One default
+// depends on another key: capture.on_spool_full follows capture.durability
+// (defaultSpoolFullPolicy), and Parse resolves it after decoding each
+// endpoint, so an explicit value always wins.
 
 // defaultSamplingPercent is also what Capture.Sampling returns for nil.
 const defaultSamplingPercent = 100
+
+// defaultSpoolFullPolicy is the capture.on_spool_full of an endpoint that
+// leaves the key out: reject for sync durability (its clients were promised
+// a durable record, so refuse rather than drop it silently), shed otherwise
+// (async capture is best-effort; keep serving). Capture.SpoolFullPolicy
+// returns it for an empty OnSpoolFull.
+func defaultSpoolFullPolicy(durability string) string {
+	if durability == DurabilitySync {
+		return SpoolFullReject
+	}
+	return SpoolFullShed
+}
+
+// onSpoolFullUnset stands in for capture.on_spool_full while Parse decodes
+// an endpoint, so that resolveDefaults can tell a key left out (or null)
+// from an explicit value, even an explicit "" (which Validate rejects). It
+// is not valid UTF-8, so YAML text cannot spell it (at worst an environment
+// variable holding these very bytes makes the key count as left out).
+const onSpoolFullUnset = "\xffunset"
+
+// parseEndpoint returns what Parse decodes each element of endpoints onto:
+// DefaultEndpoint with on_spool_full marked as not written.
+func parseEndpoint() Endpoint {
+	e := DefaultEndpoint()
+	e.Capture.OnSpoolFull = onSpoolFullUnset
+	return e
+}
+
+// resolveDefaults fills, once an endpoint's YAML is decoded, the defaults
+// that depend on other keys: on_spool_full follows durability.
+func (e *Endpoint) resolveDefaults() {
+	if e.Capture.OnSpoolFull == onSpoolFullUnset {
+		e.Capture.OnSpoolFull = defaultSpoolFullPolicy(e.Capture.Durability)
+	}
+}
 
 // Default returns the configuration Parse starts from: every top-level
 // default, and no endpoints. Each call returns a new value.
@@ -22,10 +60,20 @@ func Default() *Config {
 			MaxBodyBytes:      6 * MiB,
 		},
 		Storage: Storage{
-			Blob:            "file://./glassbox-data",
-			Spool:           "./glassbox-spool",
-			QueueMaxRecords: 10000,
-			QueueMaxBytes:   256 * MiB,
+			Blob:               "file://./glassbox-data",
+			Spool:              "./glassbox-spool",
+			QueueMaxRecords:    10000,
+			QueueMaxBytes:      256 * MiB,
+			SpoolMaxBytes:      1 * GiB,
+			SpoolSegmentBytes:  64 * MiB,
+			SpoolFsyncInterval: Duration(200 * time.Millisecond),
+			S3: S3{
+				Endpoint:  "", // AWS_ENDPOINT_URL, else AWS's endpoint for the region
+				Region:    "", // AWS_REGION or the profile's region
+				PathStyle: false,
+				SSE:       SSENone,
+				KMSKeyID:  "", // the AWS-managed key aws/s3 (sse: kms only)
+			},
 		},
 		Log: Log{
 			Level:  "info",
@@ -37,7 +85,10 @@ func Default() *Config {
 
 // DefaultEndpoint returns the values each element of endpoints starts from
 // before its YAML is decoded onto it. It has no name and no variants, so it
-// is not valid on its own. Each call returns a new value.
+// is not valid on its own. Capture.OnSpoolFull is empty because its default
+// depends on Durability (see Capture.SpoolFullPolicy): Parse and
+// ApplyDefaults fill it in once Durability is known. Each call returns a new
+// value.
 func DefaultEndpoint() Endpoint {
 	enabled := true
 	sampling := float64(defaultSamplingPercent)
@@ -51,6 +102,7 @@ func DefaultEndpoint() Endpoint {
 			CSVContentTypes:  []string{"text/csv"},
 			JSONContentTypes: []string{"application/json"},
 			Durability:       DurabilityAsync,
+			OnSpoolFull:      "", // by durability: reject for sync, shed for async
 			MaxObjectSeconds: 60,
 			MaxObjectBytes:   64 * MiB,
 			MaxPayloadBytes:  6 * MiB,
@@ -72,6 +124,8 @@ func DefaultVariant() Variant {
 // (rather than by Parse) from DefaultEndpoint, and those of each variant from
 // DefaultVariant. A nil list takes the default; an empty non-nil list is kept
 // (and fails Validate), mirroring an omitted versus an explicit empty key.
+// An empty Capture.OnSpoolFull takes the default for the (filled-in)
+// Durability.
 // Weight is never changed, because 0 is a meaningful weight; set it yourself.
 // Parse does not need this method.
 func (e *Endpoint) ApplyDefaults() {
@@ -97,6 +151,9 @@ func (e *Endpoint) ApplyDefaults() {
 	}
 	if c.Durability == "" {
 		c.Durability = d.Capture.Durability
+	}
+	if c.OnSpoolFull == "" {
+		c.OnSpoolFull = defaultSpoolFullPolicy(c.Durability)
 	}
 	if c.MaxObjectSeconds == 0 {
 		c.MaxObjectSeconds = d.Capture.MaxObjectSeconds

@@ -327,7 +327,8 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // decodeSlice decodes a sequence onto a new slice that replaces v, starting
-// each element from its default (DefaultEndpoint, DefaultVariant).
+// each element from its default (DefaultEndpoint, DefaultVariant) and, for
+// an endpoint, resolving the defaults that depend on its other keys.
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.SequenceNode {
 		d.problem(path, n, "expected a list, got %s", kindName(n))
@@ -338,11 +339,14 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 		el := s.Index(i)
 		switch p := el.Addr().Interface().(type) {
 		case *Endpoint:
-			*p = DefaultEndpoint()
+			*p = parseEndpoint()
 		case *Variant:
 			*p = DefaultVariant()
 		}
 		d.decode(c, el, fmt.Sprintf("%s[%d]", path, i))
+		if p, ok := el.Addr().Interface().(*Endpoint); ok {
+			p.resolveDefaults()
+		}
 	}
 	v.Set(s)
 }

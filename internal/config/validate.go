@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -69,6 +70,15 @@ const (
 	maxTagKeyLen       = 128 // characters
 	maxTagValueLen     = 256 // characters
 	maxObjectSecondsHi = 3600
+
+	minSpoolMaxBytes      = MiB
+	minSpoolSegmentBytes  = 64 * KiB
+	maxSpoolFsyncInterval = Duration(10 * time.Second)
+
+	minBucketLen = 3    // S3 bucket names
+	maxBucketLen = 63   //
+	maxPrefixLen = 1024 // bytes; S3's object key limit
+	maxKMSKeyLen = 2048 // characters
 )
 
 var (
@@ -76,6 +86,7 @@ var (
 	contentTypeRE = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9])*/[a-zA-Z0-9](-*[a-zA-Z0-9.])*$`)
 	tagRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 	schemeRE      = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*$`)
+	kmsKeyRE      = regexp.MustCompile(`^[a-zA-Z0-9:/_-]+$`)
 )
 
 // problems collects validation problems.
@@ -88,7 +99,8 @@ func (ps *problems) add(path, format string, args ...any) {
 // Validate checks every rule documented on the schema's fields and returns
 // a ValidationError listing all problems, or nil. It treats a nil
 // Capture.Enabled or Capture.SamplingPercent as its default, but a nil list
-// as empty: call Endpoint.ApplyDefaults first on endpoints built in code.
+// as empty and an empty string (such as Capture.OnSpoolFull) as invalid: call
+// Endpoint.ApplyDefaults first on endpoints built in code.
 func (c *Config) Validate() error {
 	var ps problems
 	c.Server.validate(&ps)
@@ -125,7 +137,8 @@ func (s *Server) validate(ps *problems) {
 }
 
 func (s *Storage) validate(ps *problems) {
-	if _, err := blobPath(s.Blob); err != nil {
+	scheme, err := checkBlob(s.Blob)
+	if err != nil {
 		ps.add("storage.blob", "%v", err)
 	}
 	if s.Spool == "" {
@@ -135,6 +148,65 @@ func (s *Storage) validate(ps *problems) {
 		ps.add("storage.queue_max_records", "must be at least 1, got %d", s.QueueMaxRecords)
 	}
 	atLeast(ps, "storage.queue_max_bytes", s.QueueMaxBytes, MiB)
+
+	atLeast(ps, "storage.spool_max_bytes", s.SpoolMaxBytes, minSpoolMaxBytes)
+	switch {
+	case s.SpoolSegmentBytes < minSpoolSegmentBytes:
+		atLeast(ps, "storage.spool_segment_bytes", s.SpoolSegmentBytes, minSpoolSegmentBytes)
+	case s.SpoolMaxBytes >= minSpoolMaxBytes && s.SpoolSegmentBytes > s.SpoolMaxBytes:
+		// An invalid spool_max_bytes has a problem of its own; comparing
+		// with it as well would only add noise.
+		ps.add("storage.spool_segment_bytes", "must be at most storage.spool_max_bytes (%v), got %v",
+			s.SpoolMaxBytes, s.SpoolSegmentBytes)
+	}
+	switch d := s.SpoolFsyncInterval; {
+	case d <= 0:
+		positive(ps, "storage.spool_fsync_interval", d)
+	case d > maxSpoolFsyncInterval:
+		ps.add("storage.spool_fsync_interval", "must be at most %v, got %v", maxSpoolFsyncInterval, d)
+	}
+
+	s.S3.validate(ps, "storage.s3", scheme)
+}
+
+// validate checks the s3 section. blobScheme is storage.blob's scheme, ""
+// when it is neither file nor s3. With a file:// blob every key that differs
+// from its default is a problem of its own and the keys' rules are not
+// checked; otherwise they are, even when the blob URL itself is invalid.
+func (s *S3) validate(ps *problems, path, blobScheme string) {
+	if blobScheme == BlobSchemeFile {
+		d := Default().Storage.S3
+		for _, f := range []struct {
+			key string
+			set bool
+		}{
+			{"endpoint", s.Endpoint != d.Endpoint},
+			{"region", s.Region != d.Region},
+			{"path_style", s.PathStyle != d.PathStyle},
+			{"sse", s.SSE != d.SSE},
+			{"kms_key_id", s.KMSKeyID != d.KMSKeyID},
+		} {
+			if f.set {
+				ps.add(path+"."+f.key, "storage.s3 applies only to s3:// blob stores, but storage.blob is a file:// URL")
+			}
+		}
+		return
+	}
+	if s.Endpoint != "" {
+		if err := checkHTTPURL(s.Endpoint); err != nil {
+			ps.add(path+".endpoint", "%v", err)
+		}
+	}
+	oneOf(ps, path+".sse", s.SSE, SSENone, SSEAES256, SSEKMS)
+	switch n := utf8.RuneCountInString(s.KMSKeyID); {
+	case n == 0:
+	case s.SSE != SSEKMS:
+		ps.add(path+".kms_key_id", "applies only with sse: %s, but sse is %s", SSEKMS, quote(s.SSE))
+	case n > maxKMSKeyLen:
+		ps.add(path+".kms_key_id", "is %d characters long; the maximum is %d", n, maxKMSKeyLen)
+	case !kmsKeyRE.MatchString(s.KMSKeyID):
+		ps.add(path+".kms_key_id", "invalid KMS key %s: want a key id, key ARN, alias/name or alias ARN, of letters, digits and :/_-", quote(s.KMSKeyID))
+	}
 }
 
 func (l *Log) validate(ps *problems) {
@@ -250,6 +322,7 @@ func (c *Capture) validate(ps *problems, path string) {
 	}
 
 	oneOf(ps, path+".durability", c.Durability, DurabilityAsync, DurabilitySync)
+	oneOf(ps, path+".on_spool_full", c.OnSpoolFull, SpoolFullReject, SpoolFullShed)
 	if c.MaxObjectSeconds < 1 || c.MaxObjectSeconds > maxObjectSecondsHi {
 		ps.add(path+".max_object_seconds", "must be between 1 and %d, got %d", maxObjectSecondsHi, c.MaxObjectSeconds)
 	}
@@ -328,6 +401,12 @@ func checkUpstream(raw string) error {
 	if raw == "" {
 		return errors.New("is required")
 	}
+	return checkHTTPURL(raw)
+}
+
+// checkHTTPURL checks a base URL: absolute http or https with a host,
+// optionally with a path, without query or fragment.
+func checkHTTPURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("invalid URL %s: %w", quote(raw), errors.Unwrap(err))
@@ -345,37 +424,179 @@ func checkUpstream(raw string) error {
 	return nil
 }
 
-// errS3NotSupported is the problem reported for an s3:// blob store.
-var errS3NotSupported = errors.New("s3 blob stores are not supported yet")
+// BlobScheme returns the scheme of a blob URL, BlobSchemeFile ("file") or
+// BlobSchemeS3 ("s3"), whatever its case in blob; it returns "" when blob is
+// not a file:// or s3:// URL. It does not check the rest of the URL: use
+// BlobPath or S3Location for that (Parse has already done so).
+func BlobScheme(blob string) string {
+	scheme, _, err := splitBlob(blob)
+	if err != nil {
+		return ""
+	}
+	return scheme
+}
 
 // BlobPath returns the local directory named by a file:// blob URL, as
 // written after the scheme: file:///abs/dir gives /abs/dir, file://./dir
 // gives ./dir and file://dir gives dir (both relative to the working
-// directory). No percent-decoding is done. Any other URL is an error.
+// directory). No percent-decoding is done. Any other URL, an s3:// one
+// included, is an error.
 func BlobPath(blob string) (string, error) {
-	p, err := blobPath(blob)
-	if err != nil {
-		return "", fmt.Errorf("blob %s: %w", quote(blob), err)
+	scheme, rest, err := splitBlob(blob)
+	if err == nil {
+		switch scheme {
+		case BlobSchemeFile:
+			if rest, err = filePath(rest); err == nil {
+				return rest, nil
+			}
+		default:
+			err = errors.New("not a file:// URL: an s3:// blob store has no local path (see S3Location)")
+		}
 	}
-	return p, nil
+	return "", fmt.Errorf("blob %s: %w", quote(blob), err)
 }
 
-func blobPath(blob string) (string, error) {
+// S3Location returns the bucket and key prefix named by an s3:// blob URL:
+// s3://bucket/prefix gives "bucket", "prefix". Leading and trailing slashes
+// of the prefix are removed, so s3://bucket, s3://bucket/ and s3://bucket//
+// all give the prefix "", and s3://bucket/a/b/ gives "a/b". No
+// percent-decoding is done. Any other URL, a file:// one included, is an
+// error, as are the bucket names and prefixes that Validate rejects.
+func S3Location(blob string) (bucket, prefix string, err error) {
+	scheme, rest, err := splitBlob(blob)
+	if err == nil {
+		switch scheme {
+		case BlobSchemeS3:
+			if bucket, prefix, err = s3Location(rest); err == nil {
+				return bucket, prefix, nil
+			}
+		default:
+			err = errors.New("not an s3:// URL")
+		}
+	}
+	return "", "", fmt.Errorf("blob %s: %w", quote(blob), err)
+}
+
+// checkBlob checks storage.blob and returns its scheme. On error the scheme
+// is still returned when it is a supported one.
+func checkBlob(blob string) (scheme string, err error) {
+	scheme, rest, err := splitBlob(blob)
+	if err != nil {
+		return "", err
+	}
+	switch scheme {
+	case BlobSchemeFile:
+		_, err = filePath(rest)
+	case BlobSchemeS3:
+		_, _, err = s3Location(rest)
+	}
+	return scheme, err
+}
+
+// splitBlob splits a blob URL into its lower-case scheme, which is "file"
+// or "s3", and what follows "://".
+func splitBlob(blob string) (scheme, rest string, err error) {
 	if blob == "" {
-		return "", errors.New("must not be empty")
+		return "", "", errors.New("must not be empty")
 	}
 	scheme, rest, ok := strings.Cut(blob, "://")
 	if !ok || !schemeRE.MatchString(scheme) {
-		return "", fmt.Errorf("invalid URL %s: want a file:// URL such as file:///var/lib/glassbox/data", quote(blob))
+		return "", "", fmt.Errorf("invalid URL %s: want a file:// URL such as file:///var/lib/glassbox/data, or an s3:// URL such as s3://my-bucket/capture", quote(blob))
 	}
-	switch strings.ToLower(scheme) {
-	case "file":
-		if rest == "" {
-			return "", errors.New("file URL has no path: want file:///abs/dir or file://./rel/dir")
-		}
-		return rest, nil
-	case "s3":
-		return "", errS3NotSupported
+	switch scheme = strings.ToLower(scheme); scheme {
+	case BlobSchemeFile, BlobSchemeS3:
+		return scheme, rest, nil
 	}
-	return "", fmt.Errorf("unsupported scheme %s: only file:// is supported", quote(scheme))
+	return "", "", fmt.Errorf("unsupported scheme %s: only file:// and s3:// are supported", quote(scheme))
 }
+
+// filePath checks what follows file:// and returns it as the path.
+func filePath(rest string) (string, error) {
+	if rest == "" {
+		return "", errors.New("file URL has no path: want file:///abs/dir or file://./rel/dir")
+	}
+	return rest, nil
+}
+
+// s3Location splits what follows s3:// into a bucket name and a prefix
+// without leading or trailing slashes, and checks both.
+func s3Location(rest string) (bucket, prefix string, err error) {
+	if strings.ContainsAny(rest, "?#") {
+		return "", "", errors.New("s3 URL must not have a query or fragment: want s3://bucket or s3://bucket/prefix")
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", errors.New("s3 URL has no bucket: want s3://bucket or s3://bucket/prefix")
+	}
+	if err := checkBucket(bucket); err != nil {
+		return "", "", err
+	}
+	prefix = strings.Trim(prefix, "/")
+	if err := checkPrefix(prefix); err != nil {
+		return "", "", err
+	}
+	return bucket, prefix, nil
+}
+
+// checkBucket applies S3's naming rules for general purpose buckets.
+func checkBucket(name string) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("invalid bucket name %s: %s", quote(name), fmt.Sprintf(format, args...))
+	}
+	if n := len(name); n < minBucketLen || n > maxBucketLen {
+		return fail("must be %d to %d characters long, got %d", minBucketLen, maxBucketLen, n)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !isLowerAlnum(c) && c != '.' && c != '-' {
+			return fail("use only lowercase letters, digits, dots and hyphens")
+		}
+	}
+	switch {
+	case !isLowerAlnum(name[0]) || !isLowerAlnum(name[len(name)-1]):
+		return fail("must start and end with a letter or digit")
+	case strings.Contains(name, ".."):
+		return fail(`must not contain ".."`)
+	case net.ParseIP(name) != nil:
+		return fail("must not be formatted as an IP address")
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(name, p) {
+			return fail("the prefix %s is reserved by S3", quote(p))
+		}
+	}
+	for _, x := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, x) {
+			return fail("the suffix %s is reserved by S3", quote(x))
+		}
+	}
+	return nil
+}
+
+// checkPrefix checks an S3 key prefix whose leading and trailing slashes
+// are already trimmed: the objstore key rules, so that every object key
+// under it is valid.
+func checkPrefix(prefix string) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("invalid prefix %s: %s", quote(prefix), fmt.Sprintf(format, args...))
+	}
+	switch {
+	case prefix == "":
+		return nil
+	case len(prefix) > maxPrefixLen:
+		return fail("is %d bytes long; the maximum is %d", len(prefix), maxPrefixLen)
+	case !utf8.ValidString(prefix):
+		return fail("not valid UTF-8")
+	case strings.Contains(prefix, "//"):
+		return fail(`must not contain "//"`)
+	case strings.ContainsAny(prefix, "\\\x00"):
+		return fail("must not contain a backslash or NUL byte")
+	}
+	for seg := range strings.SplitSeq(prefix, "/") {
+		if seg == "." || seg == ".." {
+			return fail("must not contain a %s segment", quote(seg))
+		}
+	}
+	return nil
+}
+
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }

@@ -33,13 +33,19 @@ const (
 	HeaderEventID          = "X-Glassbox-Event-Id"
 )
 
-// Sink receives sampled exchanges. *capture.Pipeline implements it.
+// Sink receives sampled exchanges. *capture.Spool implements it.
 type Sink interface {
 	// Sample decides, and counts, whether an exchange is captured.
 	Sample(p *capture.Policy) bool
-	// Submit hands over a sampled exchange. An error means the record was
-	// not accepted (and was counted as dropped); the response is released
-	// regardless in asynchronous mode.
+	// Admit is asked before a sampled exchange is forwarded; an error
+	// (code EUnavailable) means its record could not be kept and the
+	// endpoint's policy is to refuse rather than serve unrecorded.
+	Admit(p *capture.Policy) error
+	// Submit hands over a sampled exchange. For a synchronous policy it
+	// returns once the record is durable, and an error means it is not:
+	// the gateway then answers 503 instead of the model's response. For an
+	// asynchronous policy an error means the record was dropped (and
+	// counted); the response is released regardless.
 	Submit(ctx context.Context, ex *capture.Exchange) error
 }
 
@@ -229,6 +235,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, proxied bool) {
 		return
 	}
 	x.sampled = g.opts.Sink != nil && ep.Capture != nil && g.opts.Sink.Sample(ep.Capture)
+	if x.sampled {
+		if err := g.opts.Sink.Admit(ep.Capture); err != nil {
+			// Never forward an exchange that could not be recorded.
+			ep.series[v.Name].observe(http.StatusServiceUnavailable, time.Since(start))
+			w.Header().Set(HeaderEventID, x.eventID)
+			writeError(w, err, http.StatusServiceUnavailable)
+			g.release(x)
+			return
+		}
+	}
+	if x.sampled && ep.Capture.Sync {
+		g.serveSync(w, r, x)
+		return
+	}
 
 	defer func() {
 		p := recover()
@@ -238,7 +258,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, proxied bool) {
 				x.status = http.StatusBadGateway
 			}
 		}
-		g.finish(r.Context(), x)
+		_ = g.finish(r.Context(), x) // async: the sink counts what it drops
 		if p != nil {
 			if p != http.ErrAbortHandler {
 				g.log.Error("panic in gateway handler", "endpoint", ep.Name, "panic", p)
@@ -248,6 +268,84 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, proxied bool) {
 	}()
 	ep.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
 }
+
+// serveSync serves an exchange of a synchronous endpoint: the model's
+// response is held in memory until its record is fsynced in the spool, and
+// replaced by a 503 if that fails, so a 2xx with an event id always means
+// the record will reach the blob store.
+func (g *Gateway) serveSync(w http.ResponseWriter, r *http.Request, x *exchange) {
+	held := &heldResponse{header: http.Header{}, body: g.bodies.Get().(*bytes.Buffer)}
+	held.body.Reset()
+	defer g.bodies.Put(held.body)
+	aborted := false
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				if p != http.ErrAbortHandler {
+					g.log.Error("panic in gateway handler", "endpoint", x.ep.Name, "panic", p)
+				}
+				aborted = true
+				x.errMsg = "response aborted: the upstream closed the connection mid-body"
+				x.status = http.StatusBadGateway
+			}
+		}()
+		x.ep.proxy.ServeHTTP(held, r.WithContext(context.WithValue(r.Context(), ctxKey{}, x)))
+	}()
+	if aborted {
+		// Nothing was sent yet, so the client gets a clean error.
+		held.header = http.Header{}
+		held.status = 0
+		held.body.Reset()
+	}
+	if err := g.finish(r.Context(), x); err != nil {
+		w.Header().Set(HeaderEventID, x.eventID)
+		w.Header().Set(HeaderInvokedVariant, x.v.Name)
+		writeError(w, &glassbox.Error{Code: glassbox.EUnavailable, Err: err,
+			Message: "the model answered, but its record could not be made durable, so the answer is withheld: " + glassbox.ErrorMessage(err)}, http.StatusServiceUnavailable)
+		return
+	}
+	if aborted {
+		w.Header().Set(HeaderEventID, x.eventID)
+		w.Header().Set(HeaderInvokedVariant, x.v.Name)
+		writeError(w, glassbox.Errorf(glassbox.EBadGateway, "upstream of endpoint %s variant %s closed the connection mid-response", x.ep.Name, x.v.Name), http.StatusBadGateway)
+		return
+	}
+	dst := w.Header()
+	for k, vs := range held.header {
+		dst[k] = vs
+	}
+	status := held.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(held.body.Bytes())
+}
+
+// heldResponse is an http.ResponseWriter that keeps the response in memory.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   *bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(status int) {
+	if h.status == 0 && status >= 200 {
+		h.status = status
+	}
+}
+
+func (h *heldResponse) Write(p []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(p)
+}
+
+// Flush is a no-op: a held response is released as a whole.
+func (h *heldResponse) Flush() {}
 
 // readBody reads the whole request body into a pooled buffer, bounded by
 // the endpoint's limit, and points r.Body at the copy.
@@ -367,15 +465,16 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	writeError(w, &glassbox.Error{Code: code, Message: msg}, status)
 }
 
-// finish records metrics and hands a sampled exchange to the sink.
-func (g *Gateway) finish(ctx context.Context, x *exchange) {
+// finish records metrics and hands a sampled exchange to the sink. Its
+// error is the sink's: for a synchronous policy, the record is not durable.
+func (g *Gateway) finish(ctx context.Context, x *exchange) error {
 	if x.status == 0 {
 		x.status = http.StatusOK
 	}
-	x.ep.series[x.v.Name].observe(x.status, time.Since(x.start))
 	if !x.sampled {
+		x.ep.series[x.v.Name].observe(x.status, time.Since(x.start))
 		g.release(x)
-		return
+		return nil
 	}
 	ex := &capture.Exchange{
 		Policy:           x.ep.Capture,
@@ -399,7 +498,16 @@ func (g *Gateway) finish(ctx context.Context, x *exchange) {
 		ex.OutputContentType, ex.Output, ex.OutputSize = x.respCT, x.respBuf.Bytes(), x.respSize
 	}
 	ex.Release = func() { g.release(x) }
-	_ = g.opts.Sink.Submit(context.WithoutCancel(ctx), ex) // drops are counted by the sink
+	err := g.opts.Sink.Submit(context.WithoutCancel(ctx), ex) // async drops are counted by the sink
+	status := x.status
+	if err != nil && x.ep.Capture.Sync {
+		status = http.StatusServiceUnavailable
+	}
+	x.ep.series[x.v.Name].observe(status, time.Since(x.start))
+	if x.ep.Capture.Sync {
+		return err
+	}
+	return nil
 }
 
 func (g *Gateway) release(x *exchange) {

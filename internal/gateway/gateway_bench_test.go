@@ -24,6 +24,8 @@ func (s *discardSink) Sample(p *capture.Policy) bool {
 	return p.Enabled && capture.Sample(p.SamplingPercent)
 }
 
+func (s *discardSink) Admit(*capture.Policy) error { return nil }
+
 func (s *discardSink) Submit(_ context.Context, ex *capture.Exchange) error {
 	s.submitted.Add(1)
 	if ex.Release != nil {

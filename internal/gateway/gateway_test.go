@@ -24,6 +24,8 @@ type recordingSink struct {
 
 func (s *recordingSink) Sample(p *capture.Policy) bool { return p.Enabled }
 
+func (s *recordingSink) Admit(*capture.Policy) error { return nil }
+
 func (s *recordingSink) Submit(_ context.Context, ex *capture.Exchange) error {
 	cp := *ex
 	cp.Input = append([]byte(nil), ex.Input...)

@@ -6,7 +6,7 @@
 //	proxy             a tuned httputil.ReverseProxy without capture (baseline)
 //	glassbox-off      gateway.New with capture disabled on the endpoint
 //	glassbox-capture  gateway.New with 100% asynchronous capture into a
-//	                  capture.Pipeline writing to a file bucket in a temp dir
+//	                  capture.Spool writing to a file bucket in a temp dir
 //
 // The servers run in this process, each on its own 127.0.0.1 listener. The
 // load generator runs in a child process (this binary re-executed with the
@@ -292,7 +292,7 @@ type env struct {
 	capSrv  *http.Server
 	dir     string
 
-	capPipe, offPipe *capture.Pipeline
+	capPipe, offPipe *capture.Spool
 	capReg, offReg   *prometheus.Registry
 	capBucket        objstore.Bucket
 	offBucket        objstore.Bucket
@@ -392,13 +392,16 @@ func startServers(maxObjectBytes int64) (_ *env, err error) {
 
 	// Both gateways are wired as cmd/glassbox serve wires them: a pipeline
 	// as Sink, gateway and capture metrics on one registry per gateway.
-	newGateway := func(name string, enabled bool) (*capture.Pipeline, *prometheus.Registry, objstore.Bucket, error) {
+	newGateway := func(name string, enabled bool) (*capture.Spool, *prometheus.Registry, objstore.Bucket, error) {
 		bucket, err := file.New(e.dir + "/" + name)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		reg := prometheus.NewRegistry()
-		pipe := capture.NewPipeline(bucket, capture.PipelineOptions{Metrics: capture.NewMetrics(reg)})
+		pipe, err := capture.OpenSpool(bucket, capture.SpoolOptions{Dir: e.dir + "/spool-" + name, Metrics: capture.NewMetrics(reg)})
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		pol := &capture.Policy{
 			Endpoint:        endpointName,
 			Enabled:         enabled,
@@ -458,7 +461,7 @@ func (e *env) cleanup() {
 		_ = s.Close()
 	}
 	if !e.closed {
-		for _, p := range []*capture.Pipeline{e.capPipe, e.offPipe} {
+		for _, p := range []*capture.Spool{e.capPipe, e.offPipe} {
 			if p != nil {
 				_ = p.Close(context.Background())
 			}
@@ -1014,7 +1017,7 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 	if objBytes <= 0 {
 		objBytes = capture.DefaultMaxObjectBytes
 	}
-	fmt.Fprintf(&b, "glassbox-capture: 100%% sampling, input+output, async capture.Pipeline (default queue) into objstore/file, MaxObjectBytes %d MiB.\n\n", objBytes>>20)
+	fmt.Fprintf(&b, "glassbox-capture: 100%% sampling, input+output, async capture.Spool (default settings) into objstore/file, MaxObjectBytes %d MiB.\n\n", objBytes>>20)
 	if len(otherCPU) > 0 {
 		mx := slices.Max(otherCPU)
 		// /proc/stat is tick-sampled while rusage is exact, so on an idle
