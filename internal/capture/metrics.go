@@ -13,14 +13,14 @@ const (
 
 // Metrics are the capture pipeline's Prometheus metrics.
 type Metrics struct {
-	sampled       *prometheus.CounterVec
-	sampledOut    *prometheus.CounterVec
-	written       *prometheus.CounterVec
-	dropped       *prometheus.CounterVec
-	bytesWritten  *prometheus.CounterVec
-	objects       *prometheus.CounterVec
-	queueDepth    prometheus.Gauge
-	queueBytes    prometheus.Gauge
+	sampled      *prometheus.CounterVec
+	sampledOut   *prometheus.CounterVec
+	written      *prometheus.CounterVec
+	dropped      *prometheus.CounterVec
+	bytesWritten *prometheus.CounterVec
+	objects      *prometheus.CounterVec
+	queueDepth   prometheus.Gauge
+	queueBytes   prometheus.Gauge
 
 	spoolBytes    prometheus.Gauge
 	spoolRecords  prometheus.Gauge

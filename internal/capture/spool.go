@@ -141,7 +141,6 @@ type spoolReq struct {
 	ex   *Exchange
 	size int64
 	done chan error // nil for asynchronous records
-	err  error
 }
 
 type sealedSegment struct {
@@ -642,7 +641,8 @@ func (s *Spool) openActive() error {
 	a := &activeSegment{seq: seq, created: now, opened: now, f: f, lastSync: now,
 		w: bufio.NewWriterSize(f, 256<<10), slotBytes: map[slot]int64{}}
 	hdr := appendSegmentHeader(nil, segmentHeader{seq: seq, created: now})
-	if _, err := a.w.Write(hdr); err == nil {
+	_, err = a.w.Write(hdr)
+	if err == nil {
 		err = a.w.Flush()
 	}
 	if err == nil {
