@@ -92,12 +92,12 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		Gatherer:     reg,
 	})
 	if err != nil {
-		_ = spool.Close(context.Background())
+		closeQuickly(spool)
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		_ = spool.Close(context.Background())
+		closeQuickly(spool)
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	srv := &http.Server{
@@ -140,4 +140,12 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// closeQuickly closes a spool on a start-up failure without waiting for a
+// blob store that may be down: what is not uploaded stays in the spool.
+func closeQuickly(s *capture.Spool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.Close(ctx)
 }

@@ -3,9 +3,14 @@ package capture_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -133,4 +138,220 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// waitTimeout bounds every wait on the spool's goroutines. Waits end as soon
+// as their condition holds, so the bound only matters when a test fails.
+const waitTimeout = 5 * time.Second
+
+// waitFor polls cond until it holds, failing tb after waitTimeout.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func testPolicy(endpoint string) *capture.Policy {
+	return &capture.Policy{
+		Endpoint:        endpoint,
+		Enabled:         true,
+		SamplingPercent: 100,
+		Input:           true,
+		Output:          true,
+		ContentTypes:    capture.NewContentTypes([]string{"text/csv"}, []string{"application/json"}),
+	}
+}
+
+// tracker makes exchanges whose Release counts its calls and then scribbles
+// over Input and Output, as a gateway reusing its buffers would.
+type tracker struct {
+	mu       sync.Mutex
+	released map[string]int
+	ids      []string
+}
+
+func newTracker() *tracker { return &tracker{released: map[string]int{}} }
+
+func (tr *tracker) exchange(pol *capture.Policy, id, variant string, at time.Time, body string) *capture.Exchange {
+	tr.mu.Lock()
+	tr.ids = append(tr.ids, id)
+	tr.mu.Unlock()
+	ex := &capture.Exchange{
+		Policy:            pol,
+		EventID:           id,
+		Variant:           variant,
+		Time:              at,
+		Latency:           3 * time.Millisecond,
+		Status:            200,
+		InputContentType:  "text/csv",
+		Input:             []byte(body),
+		InputSize:         int64(len(body)),
+		HasOutput:         true,
+		OutputContentType: "application/json",
+		Output:            []byte(`{"id":"` + id + `"}`),
+	}
+	ex.OutputSize = int64(len(ex.Output))
+	ex.Release = func() {
+		tr.mu.Lock()
+		tr.released[id]++
+		tr.mu.Unlock()
+		for i := range ex.Input {
+			ex.Input[i] = 'X'
+		}
+		for i := range ex.Output {
+			ex.Output[i] = 'X'
+		}
+	}
+	return ex
+}
+
+func (tr *tracker) count(id string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.released[id]
+}
+
+// checkReleasedOnce reports every exchange whose Release was not called
+// exactly once.
+func (tr *tracker) checkReleasedOnce(t *testing.T) {
+	t.Helper()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	bad := 0
+	for _, id := range tr.ids {
+		if n := tr.released[id]; n != 1 {
+			if bad < 10 {
+				t.Errorf("exchange %s: Release called %d times, want 1", id, n)
+			}
+			bad++
+		}
+	}
+	if bad > 10 {
+		t.Errorf("... and %d more exchanges with a wrong Release count", bad-10)
+	}
+}
+
+// fakeClock is an injectable SpoolOptions.Now. Stall makes it block its
+// callers, which stops the spool's writer (the only caller while nothing is
+// being uploaded) without touching the spool's code.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	stall *clockStall
+}
+
+type clockStall struct {
+	gate    chan struct{} // closed by Resume
+	blocked chan struct{} // signalled when a caller blocks on gate
+}
+
+func newFakeClock(now time.Time) *fakeClock { return &fakeClock{now: now} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	st := c.stall
+	c.mu.Unlock()
+	if st != nil {
+		select {
+		case st.blocked <- struct{}{}:
+		default:
+		}
+		<-st.gate
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Stall blocks every later Now call until Resume, and returns once a caller
+// is blocked. The spool's writer calls Now on every tick while a segment is
+// open, so after Stall returns it takes nothing more from its queue.
+func (c *fakeClock) Stall(tb testing.TB) {
+	tb.Helper()
+	st := &clockStall{gate: make(chan struct{}), blocked: make(chan struct{}, 1)}
+	c.mu.Lock()
+	if c.stall != nil {
+		c.mu.Unlock()
+		tb.Fatal("fakeClock.Stall: already stalled")
+	}
+	c.stall = st
+	c.mu.Unlock()
+	tb.Cleanup(c.Resume)
+	select {
+	case <-st.blocked:
+	case <-time.After(waitTimeout):
+		tb.Fatal("fakeClock.Stall: nothing called Now (is a segment open?)")
+	}
+}
+
+// Resume releases the callers blocked by Stall. It is idempotent.
+func (c *fakeClock) Resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stall != nil {
+		close(c.stall.gate)
+		c.stall = nil
+	}
+}
+
+var errInjected = errors.New("test bucket: injected put failure")
+
+// faultyBucket fails the Puts for which fail returns true (it gets the
+// 1-based call number), records every Put's key, and passes the others on.
+type faultyBucket struct {
+	objstore.Bucket
+	fail func(call int) bool
+
+	mu    sync.Mutex
+	calls int
+	keys  []string // of every Put, failed or not
+	ok    atomic.Int32
+}
+
+func (b *faultyBucket) Put(ctx context.Context, key string, r io.Reader) error {
+	b.mu.Lock()
+	b.calls++
+	n := b.calls
+	b.keys = append(b.keys, key)
+	b.mu.Unlock()
+	if b.fail != nil && b.fail(n) {
+		return errInjected
+	}
+	if err := b.Bucket.Put(ctx, key, r); err != nil {
+		return err
+	}
+	b.ok.Add(1)
+	return nil
+}
+
+func (b *faultyBucket) putKeys() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.keys...)
+}
+
+// switchBucket fails every Put while failing is set.
+type switchBucket struct {
+	objstore.Bucket
+	failing atomic.Bool
+	failed  atomic.Int32
+}
+
+func (b *switchBucket) Put(ctx context.Context, key string, r io.Reader) error {
+	if b.failing.Load() {
+		b.failed.Add(1)
+		return errInjected
+	}
+	return b.Bucket.Put(ctx, key, r)
 }

@@ -62,7 +62,7 @@ func TestSample_Rate(t *testing.T) {
 	}
 }
 
-func TestPipeline_Sample(t *testing.T) {
+func TestSpool_Sample(t *testing.T) {
 	tests := []struct {
 		name           string
 		policy         capture.Policy

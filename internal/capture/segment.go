@@ -146,6 +146,11 @@ func scanSegment(path string) (scanResult, error) {
 	}
 	defer f.Close()
 	var res scanResult
+	fi, err := f.Stat()
+	if err != nil {
+		return scanResult{}, fmt.Errorf("stat spool segment: %w", err)
+	}
+	size := fi.Size()
 	br := bufio.NewReaderSize(f, 256<<10)
 	hdr := make([]byte, segmentHeaderSize)
 	if _, err := io.ReadFull(br, hdr); err != nil || string(hdr[:8]) != segmentMagic {
@@ -167,7 +172,7 @@ func scanSegment(path string) (scanResult, error) {
 			return res, nil
 		}
 		n := binary.LittleEndian.Uint32(fh[:4])
-		if n == 0 || n > maxFramePayload {
+		if n == 0 || n > maxFramePayload || int64(n) > size-off-frameHeaderSize {
 			res.torn = true
 			return res, nil
 		}

@@ -124,6 +124,7 @@ type Spool struct {
 	umu      sync.Mutex // guards sealed and oldest
 	sealed   []sealedSegment
 	oldest   map[uint64]time.Time // first record time per unsent segment
+	segBytes map[uint64]int64     // bytes counted in diskBytes per sealed segment
 	notify   chan struct{}        // wakes the uploader
 	stopUp   chan struct{}        // closed when the writer has sealed its last segment
 	writerWG sync.WaitGroup
@@ -132,9 +133,10 @@ type Spool struct {
 	upCancel context.CancelFunc
 
 	// owned by the writer goroutine
-	active  *activeSegment
-	scratch []byte
-	frame   []byte
+	active    *activeSegment
+	scratch   []byte
+	frame     []byte
+	lastProbe time.Time // last attempt to reopen a broken spool
 }
 
 type spoolReq struct {
@@ -201,16 +203,17 @@ func OpenSpool(bucket objstore.Bucket, opts SpoolOptions) (*Spool, error) {
 		opts.Now = time.Now
 	}
 	s := &Spool{
-		bucket: bucket,
-		opts:   opts,
-		log:    opts.Logger,
-		m:      opts.Metrics,
-		dir:    filepath.Join(opts.Dir, "segments"),
-		queue:  make(chan *spoolReq, opts.QueueMaxRecords),
-		oldest: map[uint64]time.Time{},
-		notify: make(chan struct{}, 1),
-		stopUp: make(chan struct{}),
-		upDone: make(chan struct{}),
+		bucket:   bucket,
+		opts:     opts,
+		log:      opts.Logger,
+		m:        opts.Metrics,
+		dir:      filepath.Join(opts.Dir, "segments"),
+		queue:    make(chan *spoolReq, opts.QueueMaxRecords),
+		oldest:   map[uint64]time.Time{},
+		segBytes: map[uint64]int64{},
+		notify:   make(chan struct{}, 1),
+		stopUp:   make(chan struct{}),
+		upDone:   make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -292,6 +295,7 @@ func (s *Spool) recover() error {
 		s.records.Add(int64(len(res.records)))
 		s.sealed = append(s.sealed, sealedSegment{seq: seq, created: res.header.created})
 		s.oldest[seq] = res.records[0].time
+		s.segBytes[seq] = res.validEnd
 		if seq >= s.ledger.NextSegment {
 			s.ledger.NextSegment = seq + 1
 		}
@@ -430,19 +434,18 @@ func (s *Spool) Close(ctx context.Context) error {
 	}
 	select {
 	case <-s.upDone:
-		return nil
 	case <-ctx.Done():
 		s.upCancel()
 		<-s.upDone
-		s.umu.Lock()
-		n := len(s.sealed)
-		s.umu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		return fmt.Errorf("close capture spool: %d segments with %d records are not yet in %s; they stay in %s and are uploaded at the next start",
-			n, s.records.Load(), s.bucket, s.opts.Dir)
 	}
+	s.umu.Lock()
+	n := len(s.sealed)
+	s.umu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("close capture spool: %d segments with %d records are not yet in %s; they stay in %s and are uploaded at the next start",
+		n, s.records.Load(), s.bucket, s.opts.Dir)
 }
 
 // ---- writer ----
@@ -501,6 +504,9 @@ func (s *Spool) writeBatch(batch []*spoolReq) {
 			s.refuse(r, DropSpoolFull, &glassbox.Error{Code: glassbox.EUnavailable, Err: ErrSpoolFull,
 				Message: "capture spool is full; the record was not written"})
 			continue
+		}
+		if y := ex.Time.Year(); y < 1678 || y > 2261 {
+			ex.Time = s.opts.Now() // a frame holds int64 Unix nanoseconds
 		}
 		s.scratch = AppendLine(s.scratch[:0], ex)
 		t := ex.Time.UTC()
@@ -578,11 +584,12 @@ func (s *Spool) refuse(r *spoolReq, reason string, err error) {
 func (s *Spool) answer(written []*spoolReq, err error) {
 	for _, r := range written {
 		if r.done != nil {
+			var rerr error
 			if err != nil {
 				s.m.rejected.WithLabelValues(r.ex.Policy.Endpoint, DropSpoolError).Inc()
-				err = &glassbox.Error{Code: glassbox.EUnavailable, Err: err, Message: "capture spool could not be synced"}
+				rerr = &glassbox.Error{Code: glassbox.EUnavailable, Err: err, Message: "capture spool could not be synced"}
 			}
-			r.done <- err
+			r.done <- rerr
 		}
 	}
 }
@@ -692,6 +699,15 @@ func (s *Spool) tick() {
 		if s.active != nil && s.opts.Now().Sub(s.active.opened) >= s.opts.MaxSegmentAge {
 			s.seal()
 		}
+	} else if s.broken.Load() && s.opts.Now().Sub(s.lastProbe) >= time.Second {
+		// While broken, Admit refuses reject-policy exchanges before they
+		// reach the writer, so no record would ever try the disk again:
+		// probe once a second by opening a segment (success clears broken;
+		// an empty segment is removed when it is sealed).
+		s.lastProbe = s.opts.Now()
+		if err := s.openActive(); err != nil {
+			s.m.writeErrors.Inc()
+		}
 	}
 	s.updateGauges()
 }
@@ -754,6 +770,7 @@ func (s *Spool) enqueueSealed(a *activeSegment) {
 	}
 	s.umu.Lock()
 	s.sealed = append(s.sealed, sealedSegment{seq: a.seq, created: a.created})
+	s.segBytes[a.seq] = a.size
 	s.umu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
@@ -853,6 +870,9 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 	}
 	if res.torn {
 		// Only a failing disk corrupts a sealed segment; keep what is good.
+		if err := os.Truncate(path, res.validEnd); err != nil {
+			return fmt.Errorf("truncate damaged spool segment: %w", err)
+		}
 		s.m.tornRecords.Inc()
 		s.log.Error("spool: sealed segment is damaged after its last good record; uploading the good records", "segment", segmentName(seg.seq), "records", len(res.records))
 	}
@@ -893,10 +913,9 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 		s.m.objects.WithLabelValues(g.slot.endpoint).Inc()
 	}
 	f.Close()
-	size := res.validEnd
-	if fi, err := os.Stat(path); err == nil {
-		size = fi.Size() // a damaged tail is counted in diskBytes too
-	}
+	s.umu.Lock()
+	size := s.segBytes[seg.seq]
+	s.umu.Unlock()
 	if err := removeSegment(s.dir, seg.seq); err != nil {
 		return err
 	}
@@ -908,6 +927,7 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 	s.umu.Lock()
 	s.sealed = s.sealed[1:]
 	delete(s.oldest, seg.seq)
+	delete(s.segBytes, seg.seq)
 	s.umu.Unlock()
 	s.lmu.Lock()
 	s.ledger.UploadedSegments++
