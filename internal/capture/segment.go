@@ -218,6 +218,7 @@ type spanReader struct {
 	spans []span // in stream order; start is cumulative
 	total int64
 	pos   int64
+	buf   []byte
 }
 
 // span is one capture line: at file offset off, of length n, starting at
@@ -233,16 +234,47 @@ func (r *spanReader) Read(p []byte) (int, error) {
 	if r.pos >= r.total {
 		return 0, io.EOF
 	}
-	i := sort.Search(len(r.spans), func(i int) bool { return r.spans[i].start > r.pos }) - 1
-	s := r.spans[i]
-	within := r.pos - s.start
-	n := min(int64(len(p)), s.n-within)
-	m, err := r.f.ReadAt(p[:n], s.off+within)
-	r.pos += int64(m)
-	if err == io.EOF && int64(m) == n {
-		err = nil
+	n := 0
+	k := sort.Search(len(r.spans), func(i int) bool { return r.spans[i].start > r.pos }) - 1
+	for n < len(p) && k < len(r.spans) {
+		// A run of spans that follow each other in the file, separated
+		// only by frame headers, is read with one ReadAt.
+		within := r.pos - r.spans[k].start
+		fileStart := r.spans[k].off + within
+		room := int64(len(p) - n)
+		j, fileEnd := k, r.spans[k].off+min(r.spans[k].n, within+room)
+		took := fileEnd - fileStart
+		for took < room && j+1 < len(r.spans) {
+			nx := r.spans[j+1]
+			if gap := nx.off - (r.spans[j].off + r.spans[j].n); gap < 0 || gap > 64 {
+				break
+			}
+			j++
+			c := min(nx.n, room-took)
+			fileEnd = nx.off + c
+			took += c
+		}
+		need := int(fileEnd - fileStart)
+		if cap(r.buf) < need {
+			r.buf = make([]byte, need)
+		}
+		buf := r.buf[:need]
+		if m, err := r.f.ReadAt(buf, fileStart); m < need {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+		for q := k; q <= j; q++ {
+			sp := r.spans[q]
+			from, to := max(sp.off, fileStart), min(sp.off+sp.n, fileEnd)
+			c := copy(p[n:], buf[from-fileStart:to-fileStart])
+			n += c
+			r.pos += int64(c)
+		}
+		k = j + 1
 	}
-	return m, err
+	return n, nil
 }
 
 func (r *spanReader) Seek(offset int64, whence int) (int64, error) {

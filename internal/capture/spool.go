@@ -543,19 +543,20 @@ func (s *Spool) writeBatch(batch []*spoolReq) {
 			needSync = false
 		}
 	}
-	if s.active != nil && s.active.dirty {
+	// Asynchronous records stay in the write buffer (flushed when it fills)
+	// until the group-commit interval, which saves a write call per batch;
+	// a synchronous record flushes and fsyncs the whole batch at once.
+	if s.active != nil && s.active.dirty && (needSync || s.opts.Now().Sub(s.active.lastSync) >= s.opts.FsyncInterval) {
 		if err := s.active.w.Flush(); err != nil {
 			s.fail(err)
 			s.answer(written, err)
 			s.abandonActive()
 			return
 		}
-		if needSync || s.opts.Now().Sub(s.active.lastSync) >= s.opts.FsyncInterval {
-			if err := s.fsync(); err != nil {
-				s.answer(written, err)
-				s.abandonActive()
-				return
-			}
+		if err := s.fsync(); err != nil {
+			s.answer(written, err)
+			s.abandonActive()
+			return
 		}
 	}
 	s.answer(written, nil)
