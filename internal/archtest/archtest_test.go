@@ -53,11 +53,12 @@ func ranks() map[string]int {
 		"internal/objstore": rankPort,
 		"internal/keys":     rankPort,
 
-		"internal/capture":  rankDomain,
-		"internal/monitor":  rankDomain,
-		"internal/registry": rankDomain,
-		"internal/auth":     rankDomain,
-		"internal/audit":    rankDomain,
+		"internal/capture":   rankDomain,
+		"internal/monitor":   rankDomain,
+		"internal/registry":  rankDomain,
+		"internal/auth":      rankDomain,
+		"internal/audit":     rankDomain,
+		"internal/endpoints": rankDomain,
 
 		"internal/objstore/file": rankAdapter,
 		"internal/objstore/s3":   rankAdapter,
