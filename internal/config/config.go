@@ -42,7 +42,13 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Endpoints lists the inference endpoints the gateway serves. An empty
 	// list is valid: the gateway then answers every invocation with 404.
+	// They are loaded into the metadata store at start; the API can add
+	// more and change them.
 	Endpoints []Endpoint `yaml:"endpoints"`
+	// Policies are rules every endpoint must meet.
+	Policies Policies `yaml:"policies"`
+	// Roles are custom roles, beside the built-in ones.
+	Roles []Role `yaml:"roles"`
 }
 
 // Server configures the gateway's HTTP listener.
@@ -72,6 +78,9 @@ type Storage struct {
 	//     key prefix (see S3Location); S3 configures the client.
 	// BlobScheme tells the two apart. Default "file://./glassbox-data".
 	Blob string `yaml:"blob"`
+	// Metadata is the metadata store: sqlite:///path/glassbox.db (the
+	// default, a file beside the local data) or postgres://user@host/db.
+	Metadata string `yaml:"metadata"`
 	// Spool is the local directory that holds captured records until they are
 	// uploaded. Default "./glassbox-spool"; must not be empty.
 	Spool string `yaml:"spool"`

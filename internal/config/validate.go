@@ -120,10 +120,34 @@ func (c *Config) Validate() error {
 		}
 		names[e.Name] = i
 	}
+	c.Policies.validate(&ps)
+	validateRoles(c.Roles, &ps)
+	checkMetadataURL(c.Storage.Metadata, &ps)
+	if len(ps) == 0 {
+		for i := range c.Endpoints {
+			ps = append(ps, c.Policies.CheckPolicies(&c.Endpoints[i], fmt.Sprintf("endpoints[%d]", i))...)
+		}
+	}
 	if len(ps) == 0 {
 		return nil
 	}
 	return ValidationError{Problems: ps}
+}
+
+func checkMetadataURL(u string, ps *problems) {
+	switch {
+	case u == "":
+	case strings.HasPrefix(u, "sqlite://"):
+		if strings.TrimPrefix(u, "sqlite://") == "" {
+			ps.add("storage.metadata", "sqlite:// needs a file path, e.g. sqlite:///var/lib/glassbox/glassbox.db")
+		}
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		if _, err := url.Parse(u); err != nil {
+			ps.add("storage.metadata", "not a valid postgres:// URL: %v", err)
+		}
+	default:
+		ps.add("storage.metadata", "%s: want sqlite:///path/glassbox.db or postgres://user@host/db", quote(u))
+	}
 }
 
 func (s *Server) validate(ps *problems) {
