@@ -58,6 +58,10 @@ type SpoolOptions struct {
 	// UploadRetryMin and UploadRetryMax bound the exponential back-off
 	// between attempts to upload a segment's objects.
 	UploadRetryMin, UploadRetryMax time.Duration
+	// Index, when set, receives an entry for every record once its object
+	// is in the blob store; a segment is deleted only after its records are
+	// indexed too.
+	Index Index
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 	// Metrics receives counters; nil creates unregistered ones.
@@ -912,6 +916,11 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 		s.m.uploadLatency.Observe(time.Since(start).Seconds())
 		s.m.uploadBytes.Add(float64(g.r.total))
 		s.m.objects.WithLabelValues(g.slot.endpoint).Inc()
+		if s.opts.Index != nil {
+			if err := s.index(ctx, f, g, key); err != nil {
+				return fmt.Errorf("index %s: %w", key, err)
+			}
+		}
 	}
 	f.Close()
 	s.umu.Lock()
@@ -939,5 +948,31 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 	}
 	s.lmu.Unlock()
 	s.updateGauges()
+	return nil
+}
+
+// index records the index entries of one uploaded group.
+func (s *Spool) index(ctx context.Context, f *os.File, g *group, key string) error {
+	info := ObjectKeyInfo{Endpoint: g.slot.endpoint, Variant: g.slot.variant, Hour: time.Unix(g.slot.hour*3600, 0).UTC()}
+	entries := make([]IndexEntry, 0, min(len(g.r.spans), 1000))
+	var buf []byte
+	for i, sp := range g.r.spans {
+		if cap(buf) < int(sp.n) {
+			buf = make([]byte, sp.n)
+		}
+		b := buf[:sp.n]
+		if _, err := f.ReadAt(b, sp.off); err != nil {
+			return fmt.Errorf("read spool segment: %w", err)
+		}
+		if e, ok := entryFromLine(info, key, i+1, b); ok {
+			entries = append(entries, e)
+		}
+		if len(entries) == cap(entries) || i == len(g.r.spans)-1 {
+			if err := s.opts.Index.IndexCaptures(ctx, entries); err != nil {
+				return err
+			}
+			entries = entries[:0]
+		}
+	}
 	return nil
 }
