@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Policies are rules every endpoint must meet; the gateway refuses (at
@@ -145,4 +148,45 @@ func (p *Policies) CheckPolicies(e *Endpoint, path string) []Problem {
 		}
 	}
 	return ps
+}
+
+// ParseEndpoint parses one endpoint declaration — YAML or JSON of one
+// element of the endpoints list — strictly, applies its defaults, and
+// checks it against the schema and the policies. Problem paths are
+// relative to the endpoint ("capture.sampling_percent").
+func ParseEndpoint(spec []byte, policies Policies) (*Endpoint, error) {
+	var raw any
+	if err := yaml.Unmarshal(spec, &raw); err != nil {
+		return nil, ValidationError{Problems: []Problem{{Message: "not a YAML or JSON endpoint declaration: " + err.Error()}}}
+	}
+	if _, ok := raw.(map[string]any); !ok {
+		return nil, ValidationError{Problems: []Problem{{Message: "an endpoint declaration must be a mapping (name, variants, capture, ...)"}}}
+	}
+	doc, err := yaml.Marshal(map[string]any{"policies": policies, "endpoints": []any{raw}})
+	if err != nil {
+		return nil, fmt.Errorf("parse endpoint: %w", err)
+	}
+	cfg, err := Parse(doc)
+	if err != nil {
+		var ve ValidationError
+		if errors.As(err, &ve) {
+			for i := range ve.Problems {
+				ve.Problems[i].Path = strings.TrimPrefix(strings.TrimPrefix(ve.Problems[i].Path, "endpoints[0]"), ".")
+				ve.Problems[i].Message = lineRE.ReplaceAllString(ve.Problems[i].Message, "")
+			}
+			return nil, ve
+		}
+		return nil, err
+	}
+	return &cfg.Endpoints[0], nil
+}
+
+// lineRE matches the " (line N)" suffix of decoding problems, which would
+// point into the wrapper document rather than the caller's.
+var lineRE = regexp.MustCompile(` \(line \d+\)`)
+
+// MarshalEndpoint returns the normalized YAML of an endpoint, as the
+// metadata store keeps it.
+func MarshalEndpoint(e *Endpoint) ([]byte, error) {
+	return yaml.Marshal(e)
 }
