@@ -63,7 +63,7 @@ func newCapturesCommand() *cobra.Command {
 		Use:   "captures",
 		Short: "Read captured records back",
 	}
-	c.AddCommand(newCapturesListCommand(), newCapturesGetCommand())
+	c.AddCommand(newCapturesListCommand(), newCapturesGetCommand(), newCapturesReindexCommand())
 	return c
 }
 

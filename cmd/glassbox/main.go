@@ -81,6 +81,11 @@ Start with 'glassbox demo' to see it work with a built-in model, then
 		newDemoCommand(),
 		newConfigCommand(),
 		newCapturesCommand(),
+		newApplyCommand(),
+		newLoginCommand(),
+		newTokenCommand(),
+		newRolesCommand(),
+		newAuditLogCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/glassbox-dev/glassbox"
+	"github.com/glassbox-dev/glassbox/internal/api"
 	"github.com/glassbox-dev/glassbox/internal/capture"
 	"github.com/glassbox-dev/glassbox/internal/config"
 	"github.com/glassbox-dev/glassbox/internal/gateway"
@@ -61,30 +62,47 @@ server.shutdown_timeout stays in the spool and is uploaded at the next start).`,
 	return c
 }
 
-// serve runs the gateway until ctx ends, then shuts down in order: stop
-// accepting and finish in-flight exchanges, then drain the capture queue.
+// serve runs Glassbox until ctx ends — the gateway, the capture spool and
+// the control-plane API on one listener — then shuts down in order: stop
+// accepting and finish in-flight exchanges, then drain the capture spool.
 // When started is not nil it receives the bound address once serving.
 func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started chan<- string) error {
 	log := newLogger(cfg.Log, logOut)
+	if _, err := gatewayEndpoints(cfg); err != nil {
+		return err
+	}
+	authz, err := newAuthorizer(cfg)
+	if err != nil {
+		return err
+	}
 	bucket, err := openBucket(ctx, cfg.Storage.Blob, cfg.Storage.S3)
 	if err != nil {
 		return err
 	}
-	eps, err := gatewayEndpoints(cfg)
+	db, err := openMetadata(ctx, cfg, log.With("component", "store"))
 	if err != nil {
 		return err
 	}
+	defer db.Close()
+	now := time.Now()
+	if err := loadConfigEndpoints(ctx, cfg, db, now); err != nil {
+		return err
+	}
+	if err := bootstrapToken(ctx, db, logOut, now); err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sopts := spoolOptions(cfg)
 	sopts.Logger = log.With("component", "capture")
 	sopts.Metrics = capture.NewMetrics(reg)
+	sopts.Index = db
 	spool, err := capture.OpenSpool(bucket, sopts)
 	if err != nil {
 		return err
 	}
 	gw, err := gateway.New(gateway.Options{
-		Endpoints:    eps,
 		Sink:         spool,
 		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes),
 		Logger:       log.With("component", "gateway"),
@@ -95,13 +113,36 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		closeQuickly(spool)
 		return err
 	}
+	svc := &endpointService{policies: cfg.Policies, store: db, gw: gw, log: log.With("component", "endpoints")}
+	if err := svc.Reload(ctx); err != nil {
+		closeQuickly(spool)
+		return fmt.Errorf("load endpoints: %w", err)
+	}
+	apiHandler, err := api.New(api.Options{
+		Store:      db,
+		Endpoints:  svc,
+		Captures:   captureReader{r: &capture.Reader{Bucket: bucket}},
+		Authorizer: authz,
+		Logger:     log.With("component", "api"),
+		Registerer: reg,
+	})
+	if err != nil {
+		closeQuickly(spool)
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		closeQuickly(spool)
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go svc.watch(watchCtx, 2*time.Second) // changes made by other processes
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiHandler)
+	mux.Handle("/", gw)
 	srv := &http.Server{
-		Handler:           gw,
+		Handler:           mux,
 		ReadHeaderTimeout: time.Duration(cfg.Server.ReadHeaderTimeout),
 		IdleTimeout:       time.Duration(cfg.Server.IdleTimeout),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -111,7 +152,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	gw.SetReady(true)
 	addr := ln.Addr().String()
 	log.Info("glassbox serving", "version", glassbox.Version, "addr", addr,
-		"endpoints", len(eps), "blob", bucket.String())
+		"blob", bucket.String(), "metadata", db.Dialect())
 	if started != nil {
 		started <- addr
 	}
@@ -127,8 +168,10 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	// accepting and wait for in-flight exchanges (each hands its record to
 	// the spool before its handler returns); then close the spool, which
 	// writes what is queued and uploads every sealed segment. What cannot be
-	// uploaded in time stays in the spool for the next start.
+	// uploaded in time stays in the spool for the next start. The metadata
+	// store closes last (deferred): the uploader indexes into it.
 	gw.SetReady(false)
+	stopWatch()
 	log.Info("shutting down", "timeout", time.Duration(cfg.Server.ShutdownTimeout).String())
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Server.ShutdownTimeout))
 	defer cancel()
