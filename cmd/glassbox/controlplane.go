@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -246,4 +248,64 @@ func (c captureReader) Read(ctx context.Context, e capture.IndexEntry) (*capture
 		return nil, errors.New("capture index is stale: line " + fmt.Sprint(e.Line) + " of " + e.Object + " holds another record; run 'glassbox captures reindex'")
 	}
 	return rec, nil
+}
+
+// invokeAuthenticator checks data-plane tokens: the bearer token must be
+// valid and its roles must grant endpoints:invoke on the endpoint. Token
+// records are cached briefly so the hot path rarely reads the store; a
+// revocation takes effect within tokenCacheTTL.
+type invokeAuthenticator struct {
+	tokens auth.TokenStore
+	authz  *auth.Authorizer
+
+	mu    sync.Mutex
+	cache map[string]cachedToken
+}
+
+const tokenCacheTTL = 5 * time.Second
+
+type cachedToken struct {
+	tok     auth.Token
+	err     error
+	fetched time.Time
+}
+
+// AuthorizeInvoke implements gateway.Authenticator.
+func (a *invokeAuthenticator) AuthorizeInvoke(r *http.Request, endpoint string, tags map[string]string) error {
+	plain, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || plain == "" {
+		return glassbox.Errorf(glassbox.EUnauthorized, "endpoint %s requires an API token: send Authorization: Bearer gbx_...", endpoint)
+	}
+	id, err := auth.ParseTokenID(strings.TrimSpace(plain))
+	if err != nil {
+		return glassbox.Errorf(glassbox.EUnauthorized, "invalid token")
+	}
+	now := time.Now()
+	a.mu.Lock()
+	c, hit := a.cache[id]
+	a.mu.Unlock()
+	if !hit || now.Sub(c.fetched) > tokenCacheTTL {
+		c.tok, c.err = a.tokens.Token(r.Context(), id)
+		c.fetched = now
+		a.mu.Lock()
+		if a.cache == nil {
+			a.cache = map[string]cachedToken{}
+		}
+		if len(a.cache) > 10000 {
+			clear(a.cache)
+		}
+		a.cache[id] = c
+		a.mu.Unlock()
+	}
+	if c.err != nil {
+		return glassbox.Errorf(glassbox.EUnauthorized, "invalid token")
+	}
+	if err := c.tok.Check(strings.TrimSpace(plain), now); err != nil {
+		return glassbox.Errorf(glassbox.EUnauthorized, "invalid token: %v", err)
+	}
+	p := auth.Principal{ID: "token:" + c.tok.ID, Name: c.tok.Name, Roles: c.tok.Roles}
+	if !a.authz.Allowed(p, auth.Invoke, auth.Resource{Endpoint: endpoint, Tags: tags}) {
+		return glassbox.Errorf(glassbox.EForbidden, "token %s may not invoke endpoint %s (needs endpoints:invoke, e.g. role invoker)", c.tok.ID, endpoint)
+	}
+	return nil
 }

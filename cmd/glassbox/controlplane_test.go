@@ -255,3 +255,49 @@ func TestControlPlane_TwoServersSharePostgres(t *testing.T) {
 		t.Errorf("audit-log verify on B: %s", out)
 	}
 }
+
+// TestDataPlaneAuth checks an endpoint with auth: token: no token 401, a
+// token without endpoints:invoke 403, an invoker token 200, and the token
+// never reaches the model.
+func TestDataPlaneAuth(t *testing.T) {
+	t.Setenv(BootstrapTokenEnv, testAdminToken)
+	m := startTestModel(t, echoModel("text/csv"))
+	dir := t.TempDir()
+	yaml := strings.Replace(cpConfig(dir, "", m.URL), "    capture: {max_object_seconds: 1}\n", "    auth: token\n    capture: {max_object_seconds: 1}\n", 1)
+	s := startServer(t, yaml)
+	mk := func(role string) string {
+		out, code := cli(t, s, testAdminToken, "token", "create", "--name", role, "--role", role)
+		if code != 0 {
+			t.Fatalf("token create %s: %s", role, out)
+		}
+		for _, f := range strings.Fields(out) {
+			if strings.HasPrefix(f, "gbx_") {
+				return f
+			}
+		}
+		t.Fatalf("no secret in %s", out)
+		return ""
+	}
+	invoker, viewer := mk("invoker"), mk("viewer")
+	for _, tt := range []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		{"no token", nil, 401},
+		{"malformed token", map[string]string{"Authorization": "Bearer nope"}, 401},
+		{"viewer", map[string]string{"Authorization": "Bearer " + viewer}, 403},
+		{"invoker", map[string]string{"Authorization": "Bearer " + invoker}, 200},
+	} {
+		resp, body := post(t, s.URL+"/endpoints/churn/invocations", "text/csv", []byte("1,2"), tt.header)
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: status %d, want %d (%s)", tt.name, resp.StatusCode, tt.want, body)
+		}
+		if tt.want == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: 401 without WWW-Authenticate", tt.name)
+		}
+	}
+	if got := m.LastRequest().Header.Get("Authorization"); got != "" {
+		t.Errorf("the model received Authorization %q", got)
+	}
+}

@@ -103,11 +103,12 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		return err
 	}
 	gw, err := gateway.New(gateway.Options{
-		Sink:         spool,
-		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes),
-		Logger:       log.With("component", "gateway"),
-		Registerer:   reg,
-		Gatherer:     reg,
+		Sink:          spool,
+		Authenticator: &invokeAuthenticator{tokens: db, authz: authz},
+		MaxBodyBytes:  int64(cfg.Server.MaxBodyBytes),
+		Logger:        log.With("component", "gateway"),
+		Registerer:    reg,
+		Gatherer:      reg,
 	})
 	if err != nil {
 		closeQuickly(spool)

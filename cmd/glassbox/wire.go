@@ -115,6 +115,8 @@ func gatewayEndpoints(cfg *config.Config) ([]gateway.Endpoint, error) {
 		e := &cfg.Endpoints[i]
 		ge := gateway.Endpoint{
 			Name:         e.Name,
+			Tags:         e.Tags,
+			RequireToken: e.Auth == config.AuthToken,
 			Capture:      capturePolicy(e),
 			Timeout:      time.Duration(e.Timeout),
 			MaxBodyBytes: int64(e.MaxBodyBytes),

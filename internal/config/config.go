@@ -164,6 +164,11 @@ type Endpoint struct {
 	// MaxBodyBytes overrides server.max_body_bytes for this endpoint. Default
 	// 0, meaning use server.max_body_bytes.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// Auth is the data-plane authentication of the endpoint: "none" (the
+	// default) or "token": invocations must carry "Authorization: Bearer
+	// gbx_..." of a token whose roles grant endpoints:invoke on this
+	// endpoint (the built-in role invoker does).
+	Auth string `yaml:"auth"`
 }
 
 // Variant is one model server behind an endpoint (a SageMaker production

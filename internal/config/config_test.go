@@ -144,6 +144,7 @@ func TestParse_defaults(t *testing.T) {
 			},
 			Timeout:      config.Duration(60 * time.Second),
 			MaxBodyBytes: 0,
+			Auth:         config.AuthNone,
 		}},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {

@@ -11,6 +11,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Data-plane authentication modes of an endpoint.
+const (
+	AuthNone  = "none"
+	AuthToken = "token"
+)
+
 // Policies are rules every endpoint must meet; the gateway refuses (at
 // start, and on every API change) an endpoint that breaks one, naming the
 // rule. Rules keyed by tier use the endpoint's "tier" tag; "default"

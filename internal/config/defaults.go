@@ -95,6 +95,7 @@ func DefaultEndpoint() Endpoint {
 	return Endpoint{
 		Timeout:      Duration(60 * time.Second),
 		MaxBodyBytes: 0, // use server.max_body_bytes
+		Auth:         AuthNone,
 		Capture: Capture{
 			Enabled:          &enabled,
 			SamplingPercent:  &sampling,
@@ -132,6 +133,9 @@ func (e *Endpoint) ApplyDefaults() {
 	d := DefaultEndpoint()
 	if e.Timeout == 0 {
 		e.Timeout = d.Timeout
+	}
+	if e.Auth == "" {
+		e.Auth = d.Auth
 	}
 	c := &e.Capture
 	if c.Enabled == nil {

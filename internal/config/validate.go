@@ -240,6 +240,9 @@ func (l *Log) validate(ps *problems) {
 
 func (e *Endpoint) validate(ps *problems, path string) {
 	checkName(ps, path+".name", e.Name)
+	if e.Auth != AuthNone && e.Auth != AuthToken {
+		ps.add(path+".auth", "invalid value %s: want one of none, token", quote(e.Auth))
+	}
 	e.validateTags(ps, path+".tags")
 
 	if len(e.Variants) == 0 {

@@ -26,6 +26,11 @@ type Endpoint struct {
 	// MaxBodyBytes caps request bodies (413 above it). Zero means the
 	// gateway's default.
 	MaxBodyBytes int64
+	// Tags are the endpoint's tags, for authorization by tag.
+	Tags map[string]string
+	// RequireToken makes every request present credentials that the
+	// gateway's Authenticator accepts for invoking this endpoint.
+	RequireToken bool
 }
 
 // Variant is one model server behind an endpoint.

@@ -49,12 +49,22 @@ type Sink interface {
 	Submit(ctx context.Context, ex *capture.Exchange) error
 }
 
+// Authenticator checks data-plane credentials of endpoints that require a
+// token. Errors carry code EUnauthorized (no or bad credentials) or
+// EForbidden (valid, but not allowed to invoke this endpoint).
+type Authenticator interface {
+	AuthorizeInvoke(r *http.Request, endpoint string, tags map[string]string) error
+}
+
 // Options configure a Gateway.
 type Options struct {
 	// Endpoints served at start; Apply replaces them.
 	Endpoints []Endpoint
 	// Sink receives captured exchanges; nil disables capture.
 	Sink Sink
+	// Authenticator checks endpoints with RequireToken; such endpoints
+	// answer 401 when it is nil.
+	Authenticator Authenticator
 	// MaxBodyBytes is the request body limit of endpoints that set none.
 	MaxBodyBytes int64
 	// Logger receives errors worth a person's attention; nil discards.
@@ -200,6 +210,23 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, proxied bool) {
 		g.unknown.observe(http.StatusNotFound, time.Since(start))
 		writeError(w, glassbox.Errorf(glassbox.ENotFound, "endpoint %q is not configured", name), 0)
 		return
+	}
+	if ep.RequireToken {
+		var err error = glassbox.Errorf(glassbox.EUnauthorized, "endpoint %s requires an API token: send Authorization: Bearer gbx_...", ep.Name)
+		if g.opts.Authenticator != nil {
+			err = g.opts.Authenticator.AuthorizeInvoke(r, ep.Name, ep.Tags)
+		}
+		if err != nil {
+			status := statusOf(glassbox.ErrorCode(err))
+			ep.series[""].observe(status, time.Since(start))
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="glassbox"`)
+			}
+			writeError(w, err, status)
+			return
+		}
+		// The Glassbox token is for Glassbox; the model never sees it.
+		r.Header.Del("Authorization")
 	}
 	target := r.Header.Get(HeaderTargetVariant)
 	v, ok := ep.pick(target)
