@@ -65,6 +65,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/gateway"
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
+	"github.com/glassbox-dev/glassbox/internal/store"
 )
 
 // Path names, in the order they run within a repetition.
@@ -74,13 +75,14 @@ const (
 	pathOff     = "glassbox-off"
 	pathCapture = "glassbox-capture"
 	pathSync    = "glassbox-sync"
+	pathIndexed = "glassbox-indexed"
 )
 
-var allPaths = []string{pathDirect, pathProxy, pathOff, pathCapture, pathSync}
+var allPaths = []string{pathDirect, pathProxy, pathOff, pathCapture, pathSync, pathIndexed}
 
 // capturePaths are the paths whose gateway captures every exchange; each
 // has its own spool and bucket, and its records are reconciled after Close.
-var capturePaths = []string{pathCapture, pathSync}
+var capturePaths = []string{pathCapture, pathSync, pathIndexed}
 
 // Targets the report checks (see docs: perf-reliability.md §6.1 and §7).
 const (
@@ -323,6 +325,7 @@ type env struct {
 	dir     string
 
 	gws    map[string]*gwEnv // glassbox-off and the capture paths
+	dbs    []*store.DB       // metadata stores of indexed paths
 	closed bool
 	probes map[string]int64 // requests sent by the start-up probe
 }
@@ -445,13 +448,24 @@ func startServers(maxObjectBytes int64) (_ *env, err error) {
 
 	// The gateways are wired as cmd/glassbox serve wires them: a pipeline
 	// as Sink, gateway and capture metrics on one registry per gateway.
-	newGateway := func(name string, enabled, sync bool) error {
+	newGateway := func(name string, enabled, sync, index bool) error {
 		bucket, err := file.New(e.dir + "/" + name)
 		if err != nil {
 			return err
 		}
 		reg := prometheus.NewRegistry()
-		pipe, err := capture.OpenSpool(bucket, capture.SpoolOptions{Dir: e.dir + "/spool-" + name, Metrics: capture.NewMetrics(reg)})
+		sopts := capture.SpoolOptions{Dir: e.dir + "/spool-" + name, Metrics: capture.NewMetrics(reg)}
+		if index {
+			// The capture index in a SQLite metadata store, as serve uses
+			// by default.
+			db, err := store.Open(context.Background(), "sqlite://"+e.dir+"/"+name+".db", store.Options{})
+			if err != nil {
+				return err
+			}
+			e.dbs = append(e.dbs, db)
+			sopts.Index = db
+		}
+		pipe, err := capture.OpenSpool(bucket, sopts)
 		if err != nil {
 			return err
 		}
@@ -488,13 +502,16 @@ func startServers(maxObjectBytes int64) (_ *env, err error) {
 		e.gws[name] = &gwEnv{srv: srv, pipe: pipe, reg: reg, bucket: bucket}
 		return nil
 	}
-	if err = newGateway(pathOff, false, false); err != nil {
+	if err = newGateway(pathOff, false, false, false); err != nil {
 		return nil, err
 	}
-	if err = newGateway(pathCapture, true, false); err != nil {
+	if err = newGateway(pathCapture, true, false, false); err != nil {
 		return nil, err
 	}
-	if err = newGateway(pathSync, true, true); err != nil {
+	if err = newGateway(pathSync, true, true, false); err != nil {
+		return nil, err
+	}
+	if err = newGateway(pathIndexed, true, false, true); err != nil {
 		return nil, err
 	}
 
@@ -519,6 +536,9 @@ func (e *env) cleanup() {
 		for _, g := range e.gws {
 			_ = g.pipe.Close(context.Background())
 		}
+	}
+	for _, db := range e.dbs {
+		_ = db.Close()
 	}
 	if e.dir != "" {
 		_ = os.RemoveAll(e.dir)
@@ -1208,6 +1228,10 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 		fmtSignedDur(capLo.p50-directLo.p50), "≤ "+fmtDur(targetAddedP50), capLo.p50-directLo.p50 <= targetAddedP50)
 	row("added p99 at c=64: glassbox-capture − direct", capHi.ok && directHi.ok,
 		fmtSignedDur(capHi.p99-directHi.p99), "≤ "+fmtDur(targetAddedP99)+" (§7.1 anchor, set for low load)", capHi.p99-directHi.p99 <= targetAddedP99)
+	idxHi := get(pathIndexed, 64)
+	idxCap := paired(pathIndexed, pathCapture, 64)
+	row("glassbox-indexed / glassbox-capture throughput at c=64 (capture index in SQLite on vs off)", idxHi.ok && capHi.ok,
+		fmt.Sprintf("%.2f", idxCap), "≥ 0.90", idxCap >= 0.9)
 	syncHi, syncLo := get(pathSync, 64), get(pathSync, 1)
 	syncAsync := paired(pathSync, pathCapture, 64)
 	row("glassbox-sync / glassbox-capture (async) throughput at c=64 (median of per-rep ratios)", syncHi.ok && capHi.ok,
