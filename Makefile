@@ -45,10 +45,11 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendLine$$' -fuzztime=$(FUZZTIME) ./internal/capture/
 	$(GO) test -run='^$$' -fuzz='^FuzzScanSegment$$' -fuzztime=$(FUZZTIME) ./internal/capture/
 
-## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync capture), uploader throughput, Go benchmarks
+## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, Go benchmarks
 bench:
 	$(GO) run ./tools/gwbench -out docs/bench-gateway-latest.md
 	$(GO) run ./tools/uploadbench -out docs/bench-upload-latest.md
+	$(GO) run ./tools/indexbench -n 2000000 -out docs/bench-index-latest.md
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
 
 ## bench-quick: a one-second smoke run of the gateway benchmark
