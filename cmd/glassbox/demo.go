@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -112,7 +113,8 @@ endpoints:
 	defer cancel()
 	started := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(sctx, cfg, io.Discard, started) }()
+	var serverOut syncBuffer // warnings and, on a fresh store, the bootstrap token
+	go func() { done <- serve(sctx, cfg, &serverOut, started) }()
 	var addr string
 	select {
 	case addr = <-started:
@@ -175,6 +177,9 @@ endpoints:
 		"  %[1]s captures get --config %[2]s %[4]s\n"+
 		"  head -n 1 %[5]s   # one raw line, SageMaker's Data Capture format\n",
 		self, cfgPath, demoEndpoint, lastID, filepath.Join(absDir, "data", filepath.FromSlash(firstKey(objects))))
+	if tok := bootstrapLine(serverOut.String()); tok != "" {
+		fmt.Fprintf(out, "\nThe control-plane API (/api/v1) of '%s serve --config %s' accepts this admin token,\ncreated for the demo's fresh metadata store and shown only now:\n  %s\n", self, cfgPath, tok)
+	}
 	return nil
 }
 
@@ -250,4 +255,33 @@ func formatCounts(m map[string]int) string {
 		fmt.Fprintf(&b, "%s=%d", k, m[k])
 	}
 	return b.String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine to write while
+// the demo reads it at the end.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// bootstrapLine finds the bootstrap admin token in the server's output.
+func bootstrapLine(out string) string {
+	for _, f := range strings.Fields(out) {
+		if strings.HasPrefix(f, "gbx_") {
+			return f
+		}
+	}
+	return ""
 }
