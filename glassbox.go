@@ -78,3 +78,31 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// HTTPStatus is the one mapping from error codes to HTTP statuses, shared
+// by every HTTP edge (gateway, API). Unknown codes map to 500.
+func HTTPStatus(code string) int {
+	switch code {
+	case EInvalid:
+		return 400
+	case EUnauthorized:
+		return 401
+	case EForbidden:
+		return 403
+	case ENotFound:
+		return 404
+	case EConflict:
+		return 409
+	case ETooLarge:
+		return 413
+	case ENotSupported:
+		return 501
+	case EBadGateway:
+		return 502
+	case EUnavailable:
+		return 503
+	case ETimeout:
+		return 504
+	}
+	return 500
+}

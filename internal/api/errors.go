@@ -40,35 +40,16 @@ type errorDetail struct {
 	RequestID string `json:"request_id"`
 }
 
-// statusOf is the one mapping from error codes to HTTP statuses.
+// statusOf maps error codes to HTTP statuses: the API's own two codes here,
+// everything else through the shared glassbox.HTTPStatus.
 func statusOf(code string) int {
 	switch code {
-	case glassbox.EInvalid:
-		return http.StatusBadRequest
-	case glassbox.EUnauthorized:
-		return http.StatusUnauthorized
-	case glassbox.EForbidden:
-		return http.StatusForbidden
-	case glassbox.ENotFound:
-		return http.StatusNotFound
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case glassbox.EConflict:
-		return http.StatusConflict
-	case glassbox.ETooLarge:
-		return http.StatusRequestEntityTooLarge
 	case codeRateLimited:
 		return http.StatusTooManyRequests
-	case glassbox.ENotSupported:
-		return http.StatusNotImplemented
-	case glassbox.EBadGateway:
-		return http.StatusBadGateway
-	case glassbox.EUnavailable:
-		return http.StatusServiceUnavailable
-	case glassbox.ETimeout:
-		return http.StatusGatewayTimeout
 	}
-	return http.StatusInternalServerError
+	return glassbox.HTTPStatus(code)
 }
 
 // classify returns the code and client message of err. Sentinels of the

@@ -582,30 +582,8 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// statusOf is the one mapping from error codes to HTTP statuses.
-func statusOf(code string) int {
-	switch code {
-	case glassbox.EInvalid:
-		return http.StatusBadRequest
-	case glassbox.ENotFound:
-		return http.StatusNotFound
-	case glassbox.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case glassbox.EUnavailable:
-		return http.StatusServiceUnavailable
-	case glassbox.ETimeout:
-		return http.StatusGatewayTimeout
-	case glassbox.EBadGateway:
-		return http.StatusBadGateway
-	case glassbox.EUnauthorized:
-		return http.StatusUnauthorized
-	case glassbox.EForbidden:
-		return http.StatusForbidden
-	case glassbox.EConflict:
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
-}
+// statusOf maps error codes to HTTP statuses (glassbox.HTTPStatus).
+func statusOf(code string) int { return glassbox.HTTPStatus(code) }
 
 // awsErrorType names the error for AWS SDK clients, which read it from the
 // X-Amzn-ErrorType header.
