@@ -49,7 +49,7 @@ var builtGlassbox struct {
 func glassboxBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds and runs the glassbox binary")
+		t.Skip("-short: builds and runs the glassbox binary")
 	}
 	builtGlassbox.once.Do(func() {
 		pruneOldBuilds()

@@ -214,7 +214,7 @@ func TestGateway_ModesTruncationMetrics(t *testing.T) {
 // answered 200 has its record on disk and that the process exits 0.
 func TestServe_GracefulShutdownLosesNothing(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("-short: builds and runs the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "glassbox")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
