@@ -21,6 +21,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/capture"
 	"github.com/glassbox-dev/glassbox/internal/config"
 	"github.com/glassbox-dev/glassbox/internal/gateway"
+	"github.com/glassbox-dev/glassbox/internal/oidc"
 )
 
 func newServeCommand() *cobra.Command {
@@ -119,11 +120,32 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		closeQuickly(spool)
 		return fmt.Errorf("load endpoints: %w", err)
 	}
+	var verifier api.TokenVerifier
+	if cfg.OIDC.Enabled() {
+		v, err := oidc.New(ctx, oidc.Options{
+			Issuer:       cfg.OIDC.Issuer,
+			Audience:     cfg.OIDC.Audience,
+			RolesClaim:   cfg.OIDC.RolesClaim,
+			SubjectClaim: cfg.OIDC.SubjectClaim,
+			RoleMap:      cfg.OIDC.RoleMap,
+		})
+		if err != nil {
+			closeQuickly(spool)
+			return err
+		}
+		// Discovery is retried on use; an issuer that is down at start only
+		// delays OIDC logins.
+		if err := v.Discover(ctx); err != nil {
+			log.Warn("oidc issuer not reachable yet; will retry on use", "issuer", cfg.OIDC.Issuer, "err", err)
+		}
+		verifier = v
+	}
 	apiHandler, err := api.New(api.Options{
 		Store:      db,
 		Endpoints:  svc,
 		Captures:   captureReader{r: &capture.Reader{Bucket: bucket}},
 		Authorizer: authz,
+		OIDC:       verifier,
 		Logger:     log.With("component", "api"),
 		Registerer: reg,
 	})

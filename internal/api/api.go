@@ -72,6 +72,9 @@ type Options struct {
 	Captures CaptureReader
 	// Authorizer decides what each principal may do.
 	Authorizer *auth.Authorizer
+	// OIDC verifies bearers that are not gbx_ API tokens as OIDC access
+	// tokens; nil accepts API tokens only.
+	OIDC TokenVerifier
 	// Logger receives internal errors and panics; nil discards.
 	Logger *slog.Logger
 	// Registerer receives the API's metrics; nil registers none.
@@ -86,6 +89,13 @@ type Options struct {
 	// Now is the clock (token expiry, audit times, rate limits); nil means
 	// time.Now.
 	Now func() time.Time
+}
+
+// TokenVerifier verifies an OIDC access token (a JWT) and returns the
+// principal it names: ID "oidc:<subject>" and the roles its claims map to.
+// Any error refuses the token (401).
+type TokenVerifier interface {
+	VerifyAccessToken(ctx context.Context, raw string) (auth.Principal, error)
 }
 
 // DefaultOptions returns Options with every default filled in and no

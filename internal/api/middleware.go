@@ -137,9 +137,12 @@ func unauthorized(msg string) error {
 	return &glassbox.Error{Code: glassbox.EUnauthorized, Message: msg}
 }
 
-// authenticate resolves the bearer token of r to a principal. Its errors
-// say whether the token was missing, malformed, invalid (unknown id or
-// wrong secret: the two are not told apart), revoked or expired.
+// authenticate resolves the bearer token of r to a principal: a gbx_ API
+// token from the store, any other bearer through Options.OIDC when set
+// (every OIDC failure is "invalid token"; the reason is logged at debug).
+// Its errors say whether the token was missing, malformed, invalid
+// (unknown id or wrong secret: the two are not told apart), revoked or
+// expired.
 func (a *API) authenticate(ctx context.Context, r *http.Request) (auth.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -150,6 +153,14 @@ func (a *API) authenticate(ctx context.Context, r *http.Request) (auth.Principal
 		return auth.Principal{}, unauthorized("malformed Authorization header: want Bearer " + auth.TokenPrefix + "...")
 	}
 	plain = strings.TrimSpace(plain)
+	if a.opts.OIDC != nil && plain != "" && !strings.HasPrefix(plain, auth.TokenPrefix) {
+		p, err := a.opts.OIDC.VerifyAccessToken(ctx, plain)
+		if err != nil {
+			a.log.Debug("oidc token refused", logErr, err)
+			return auth.Principal{}, unauthorized("invalid token")
+		}
+		return p, nil
+	}
 	id, err := auth.ParseTokenID(plain)
 	if err != nil {
 		return auth.Principal{}, unauthorized("malformed token: want " + auth.TokenPrefix + "<id>_<secret>")

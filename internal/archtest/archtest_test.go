@@ -65,6 +65,7 @@ func ranks() map[string]int {
 		"internal/keys/kms":      rankAdapter,
 		"internal/store":         rankAdapter,
 		"internal/notify":        rankAdapter,
+		"internal/oidc":          rankAdapter,
 
 		"internal/gateway": rankEdge,
 		"internal/api":     rankEdge,

@@ -49,6 +49,9 @@ type Config struct {
 	Policies Policies `yaml:"policies"`
 	// Roles are custom roles, beside the built-in ones.
 	Roles []Role `yaml:"roles"`
+	// OIDC turns on OpenID Connect access-token authentication for the
+	// control-plane API. An empty issuer leaves it off.
+	OIDC OIDC `yaml:"oidc"`
 }
 
 // Server configures the gateway's HTTP listener.

@@ -96,6 +96,26 @@ func TestParse_badFiles(t *testing.T) {
 	}
 }
 
+func TestParse_oidc(t *testing.T) {
+	cfg, err := config.Parse(mustReadFile(t, "testdata/oidc.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.OIDC{
+		Issuer:       "https://login.example.com/realms/ml",
+		Audience:     "glassbox",
+		RolesClaim:   "realm_access.roles",
+		RoleMap:      map[string][]string{"ml-team": {"ml-engineer"}, "readers": {"reader", "viewer"}},
+		SubjectClaim: "sub",
+	}
+	if diff := cmp.Diff(want, cfg.OIDC); diff != "" {
+		t.Errorf("Parse(oidc.good.yaml).OIDC mismatch (-want +got):\n%s", diff)
+	}
+	if !cfg.OIDC.Enabled() || config.Default().OIDC.Enabled() {
+		t.Error("Enabled: want true with an issuer, false by default")
+	}
+}
+
 func TestParse_defaults(t *testing.T) {
 	cfg, err := config.Parse(mustReadFile(t, "testdata/issue.good.yaml"))
 	if err != nil {
@@ -146,6 +166,7 @@ func TestParse_defaults(t *testing.T) {
 			MaxBodyBytes: 0,
 			Auth:         config.AuthNone,
 		}},
+		OIDC: config.OIDC{RolesClaim: "groups", SubjectClaim: "sub"},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("Parse(issue.good.yaml) mismatch (-want +got):\n%s", diff)

@@ -80,6 +80,11 @@ func Default() *Config {
 			Format: "text",
 		},
 		Endpoints: nil,
+		OIDC: OIDC{
+			Issuer:       "", // OIDC off
+			RolesClaim:   "groups",
+			SubjectClaim: "sub",
+		},
 	}
 }
 

@@ -122,6 +122,7 @@ func (c *Config) Validate() error {
 	}
 	c.Policies.validate(&ps)
 	validateRoles(c.Roles, &ps)
+	c.OIDC.validate(c.Roles, &ps)
 	checkMetadataURL(c.Storage.Metadata, &ps)
 	if len(ps) == 0 {
 		for i := range c.Endpoints {
