@@ -49,7 +49,7 @@ fuzz:
 bench:
 	$(GO) run ./tools/gwbench -out docs/bench-gateway-latest.md
 	$(GO) run ./tools/uploadbench -out docs/bench-upload-latest.md
-	$(GO) run ./tools/indexbench -n 2000000 -out docs/bench-index-latest.md
+	$(GO) run ./tools/indexbench -n 2000000 -out docs/bench-index-latest.md   # 10M: see docs/benchmarks.md
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
 
 ## bench-quick: a one-second smoke run of the gateway benchmark
