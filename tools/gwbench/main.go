@@ -55,7 +55,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,6 +65,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
 	"github.com/glassbox-dev/glassbox/internal/store"
+	"github.com/glassbox-dev/glassbox/tools/internal/cpustat"
 )
 
 // Path names, in the order they run within a repetition.
@@ -249,15 +249,15 @@ func run() error {
 				n++
 				runtime.GC() // start each cell without the previous cell's garbage
 				fs0, fsErr0 := env.fsyncs(p)
-				cpu0, busy0, t0 := cpuTime(), machineBusy(), time.Now()
+				cpu0, busy0, t0 := cpustat.Process(), cpustat.MachineBusy(), time.Now()
 				res, err := runLoadCell(exe, env.urls[p], c, cfg.warmup, cfg.duration)
-				cpu := cpuTime() - cpu0
+				cpu := cpustat.Process() - cpu0
 				fs1, fsErr1 := env.fsyncs(p)
 				// CPU used by processes other than this one and its
 				// load generator: a noise indicator (jiffy resolution).
 				other := math.NaN()
 				if busy0 >= 0 && !cfg.inproc {
-					other = float64(machineBusy()-busy0-cpu-res.ChildCPU) / float64(time.Since(t0))
+					other = float64(cpustat.MachineBusy()-busy0-cpu-res.ChildCPU) / float64(time.Since(t0))
 					otherCPU = append(otherCPU, other)
 				}
 				if _, ok := captureResponses[p]; ok {
@@ -738,41 +738,6 @@ func countLines(ctx context.Context, b objstore.Bucket, a *pathAccounting) error
 		}
 		return nil
 	})
-}
-
-// cpuTime is this process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machineBusy is the non-idle CPU time of the whole machine since boot,
-// from /proc/stat (USER_HZ = 100), or -1 when unavailable.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return -1
-	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
-	if len(f) < 9 || f[0] != "cpu" {
-		return -1
-	}
-	var ticks int64
-	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
-		if i == 3 || i == 4 {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return -1
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // ---------------------------------------------------------------------------

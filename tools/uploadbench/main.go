@@ -67,6 +67,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
 	"github.com/glassbox-dev/glassbox/internal/objstore/s3"
+	"github.com/glassbox-dev/glassbox/tools/internal/cpustat"
 )
 
 const (
@@ -368,7 +369,7 @@ func measureSpool(ctx context.Context, bucket objstore.Bucket, spoolDir string, 
 	}()
 	n := float64(len(w.exchanges))
 
-	cpu0, moto0, busy0 := cpuTime(), moto.cpu(), machineBusy()
+	cpu0, moto0, busy0 := cpustat.Process(), moto.cpu(), cpustat.MachineBusy()
 	start := time.Now()
 	// Poll the written counter to see when the writer is done (the
 	// uploader may still be busy then).
@@ -403,7 +404,7 @@ func measureSpool(ctx context.Context, bucket objstore.Bucket, spoolDir string, 
 			close(stopPoll)
 			return sample{}, errors.New("the spool writer did not write every record within 10 minutes")
 		}
-		cpu0, moto0, busy0 = cpuTime(), moto.cpu(), machineBusy()
+		cpu0, moto0, busy0 = cpustat.Process(), moto.cpu(), cpustat.MachineBusy()
 		start = time.Now()
 		close(gate)
 	}
@@ -412,7 +413,7 @@ func measureSpool(ctx context.Context, bucket objstore.Bucket, spoolDir string, 
 	cancel()
 	closed = true
 	elapsed := time.Since(start)
-	s := sample{elapsed: elapsed, ownCPU: cpuTime() - cpu0, motoCPU: moto.cpu() - moto0}
+	s := sample{elapsed: elapsed, ownCPU: cpustat.Process() - cpu0, motoCPU: moto.cpu() - moto0}
 	s.other = otherCPU(busy0, s)
 	close(stopPoll)
 	if !uploadOnly {
@@ -476,7 +477,7 @@ func (g gatedBucket) Put(ctx context.Context, key string, r io.Reader) error {
 // after the other.
 func measureRaw(ctx context.Context, bucket objstore.Bucket, w *workload, moto *motoServer) (sample, error) {
 	buf := bytes.Repeat(w.line, segmentBytes/len(w.line)+1)[:segmentBytes]
-	cpu0, moto0, busy0 := cpuTime(), moto.cpu(), machineBusy()
+	cpu0, moto0, busy0 := cpustat.Process(), moto.cpu(), cpustat.MachineBusy()
 	start := time.Now()
 	var s sample
 	for left := w.bytes; left > 0; {
@@ -490,7 +491,7 @@ func measureRaw(ctx context.Context, bucket objstore.Bucket, w *workload, moto *
 		left -= n
 	}
 	s.elapsed = time.Since(start)
-	s.ownCPU, s.motoCPU = cpuTime()-cpu0, moto.cpu()-moto0
+	s.ownCPU, s.motoCPU = cpustat.Process()-cpu0, moto.cpu()-moto0
 	s.other = otherCPU(busy0, s)
 	stored, _, err := storedBytes(ctx, bucket)
 	if err != nil {
@@ -575,45 +576,10 @@ func gather(reg *prometheus.Registry, name string) (float64, error) {
 	return sum, nil
 }
 
-// cpuTime is this process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machineBusy is the non-idle CPU time of the whole machine since boot,
-// from /proc/stat (USER_HZ = 100), or -1 when unavailable.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return -1
-	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
-	if len(f) < 9 || f[0] != "cpu" {
-		return -1
-	}
-	var ticks int64
-	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
-		if i == 3 || i == 4 {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return -1
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
-}
-
 // otherCPU is the CPU, in cores, that processes other than this one and
 // moto used during s (tick resolution: noisy on short measurements).
 func otherCPU(busy0 time.Duration, s sample) float64 {
-	busy1 := machineBusy()
+	busy1 := cpustat.MachineBusy()
 	if busy0 < 0 || busy1 < 0 {
 		return math.NaN()
 	}
