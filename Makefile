@@ -39,11 +39,11 @@ bin/staticcheck:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 10s)
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config/
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecord$$' -fuzztime=$(FUZZTIME) ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzRecordPayload$$' -fuzztime=$(FUZZTIME) ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzAppendLine$$' -fuzztime=$(FUZZTIME) ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzScanSegment$$' -fuzztime=$(FUZZTIME) ./internal/capture/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/config/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
+	$(GO) test -run='^$$' -fuzz='^FuzzRecordPayload$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
+	$(GO) test -run='^$$' -fuzz='^FuzzAppendLine$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
+	$(GO) test -run='^$$' -fuzz='^FuzzScanSegment$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
 
 ## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, Go benchmarks
 bench:
