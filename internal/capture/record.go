@@ -137,32 +137,9 @@ func AppendRecord(dst *bytes.Buffer, r *Record) error {
 // checks the parts every reader relies on: an eventId, a parseable
 // inferenceTime, and payloads with a known mode and encoding.
 func DecodeRecord(line []byte) (*Record, error) {
-	var r Record
-	if err := json.Unmarshal(line, &r); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	r := new(Record)
+	if err := DecodeRecordInto(line, r); err != nil {
+		return nil, err
 	}
-	if r.EventMetadata.EventID == "" {
-		return nil, fmt.Errorf("%w: eventMetadata.eventId is missing", ErrInvalidRecord)
-	}
-	if _, err := r.Time(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
-	}
-	for _, p := range []struct {
-		name string
-		p    *Payload
-		mode string
-	}{{"endpointInput", r.CaptureData.EndpointInput, ModeInput}, {"endpointOutput", r.CaptureData.EndpointOutput, ModeOutput}} {
-		if p.p == nil {
-			continue
-		}
-		if p.p.Mode != p.mode {
-			return nil, fmt.Errorf("%w: captureData.%s.mode is %q, want %q", ErrInvalidRecord, p.name, p.p.Mode, p.mode)
-		}
-		switch p.p.Encoding {
-		case EncodingCSV, EncodingJSON, EncodingBase64:
-		default:
-			return nil, fmt.Errorf("%w: captureData.%s.encoding %q is not CSV, JSON or BASE64", ErrInvalidRecord, p.name, p.p.Encoding)
-		}
-	}
-	return &r, nil
+	return r, nil
 }
