@@ -51,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "glassbox:", err)
+	var ec exitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -81,6 +85,8 @@ Start with 'glassbox demo' to see it work with a built-in model, then
 		newDemoCommand(),
 		newConfigCommand(),
 		newCapturesCommand(),
+		newBaselineCommand(),
+		newMonitorCommand(),
 		newApplyCommand(),
 		newLoginCommand(),
 		newTokenCommand(),
