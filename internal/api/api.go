@@ -32,6 +32,7 @@ type Store interface {
 	auth.TokenStore
 	audit.Store
 	capture.Index
+	MonitorExecutions
 }
 
 // EndpointService validates and applies endpoint changes; cmd/glassbox
@@ -70,6 +71,9 @@ type Options struct {
 	// Captures reads capture payloads; nil answers payload requests with
 	// 501 (not supported).
 	Captures CaptureReader
+	// Monitor runs monitoring schedules by hand; nil answers run requests
+	// with 501 (not supported).
+	Monitor MonitorRunner
 	// Authorizer decides what each principal may do.
 	Authorizer *auth.Authorizer
 	// OIDC verifies bearers that are not gbx_ API tokens as OIDC access
@@ -214,6 +218,10 @@ func (a *API) table() []*route {
 		rt(get, "/audit-log", auth.AuditRead, "audit.list", "audit-log", a.listAudit),
 		rt(get, "/audit-log/export", auth.AuditRead, "audit.export", "audit-log", a.exportAudit),
 		rt(get, "/audit-log/verify", auth.AuditRead, "audit.verify", "audit-log", a.verifyAudit),
+		rt(get, "/endpoints/{name}/monitor/schedules", auth.MonitorRead, "monitor.schedules.list", "endpoint/{name}", a.listSchedules),
+		rt(post, "/endpoints/{name}/monitor/schedules/{schedule}/run", auth.MonitorRun, "monitor.run", "endpoint/{name}", a.runSchedule),
+		rt(get, "/endpoints/{name}/monitor/executions", auth.MonitorRead, "monitor.executions.list", "endpoint/{name}", a.listExecutions),
+		rt(get, "/monitor/executions/{id}", auth.MonitorRead, "monitor.executions.get", "monitor-execution/{id}", a.getExecution),
 		rt(get, "/whoami", "", "whoami", "principal", a.whoami),
 	}
 }

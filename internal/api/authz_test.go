@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/glassbox-dev/glassbox/internal/capture"
+	"github.com/glassbox-dev/glassbox/internal/monitor"
 )
 
 // authzMatrix is testdata/authz_matrix.yaml.
@@ -71,6 +72,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	churn := decl("churn", map[string]string{"team": "x"})
+	// A finished monitoring execution of churn.
+	const execID = "exec-matrix-1"
+	slot := time.Now().UTC().Truncate(time.Hour)
+	if ok, err := e.db.ClaimExecution(ctx, monitor.Execution{ID: execID, Endpoint: "churn", Schedule: "hourly", ScheduledTime: slot,
+		Start: slot.Add(-time.Hour), End: slot, Owner: "test", StartedAt: slot}, slot.Add(time.Hour)); !ok || err != nil {
+		t.Fatalf("seed execution: %v, %v", ok, err)
+	}
 
 	// build makes the request of a route for a principal; before runs
 	// first (to restore state a previous call changed).
@@ -111,6 +119,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/audit-log/export": {build: func(string) req { return req{method: "GET", path: "/api/v1/audit-log/export"} }},
 		"GET /api/v1/audit-log/verify": {build: func(string) req { return req{method: "GET", path: "/api/v1/audit-log/verify"} }},
 		"GET /api/v1/whoami":           {build: func(string) req { return req{method: "GET", path: "/api/v1/whoami"} }},
+		"GET /api/v1/endpoints/{name}/monitor/schedules": {build: func(string) req {
+			return req{method: "GET", path: "/api/v1/endpoints/churn/monitor/schedules"}
+		}},
+		"POST /api/v1/endpoints/{name}/monitor/schedules/{schedule}/run": {build: func(string) req {
+			now := time.Now().UTC()
+			return req{method: "POST", path: "/api/v1/endpoints/churn/monitor/schedules/hourly/run",
+				body: map[string]any{"start": now.Add(-2 * time.Hour).Format(time.RFC3339), "end": now.Add(-time.Hour).Format(time.RFC3339)}}
+		}},
+		"GET /api/v1/endpoints/{name}/monitor/executions": {build: func(string) req {
+			return req{method: "GET", path: "/api/v1/endpoints/churn/monitor/executions?limit=5"}
+		}},
+		"GET /api/v1/monitor/executions/{id}": {build: func(string) req {
+			return req{method: "GET", path: "/api/v1/monitor/executions/" + execID}
+		}},
 	}
 
 	served := map[string]bool{}

@@ -21,6 +21,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/capture"
 	"github.com/glassbox-dev/glassbox/internal/config"
 	"github.com/glassbox-dev/glassbox/internal/endpoints"
+	"github.com/glassbox-dev/glassbox/internal/monitor"
 	"github.com/glassbox-dev/glassbox/internal/store"
 )
 
@@ -111,8 +112,17 @@ func newEnv(t *testing.T, mod func(*api.Options)) *env {
 		t.Fatal(err)
 	}
 	svc := &endpointService{}
+	// A real scheduler over the store runs manual monitoring runs of
+	// churn/hourly; its runs complete at once.
+	sched := monitor.NewScheduler(monitor.SchedulerOptions{Store: db, Owner: "api-test",
+		Run: func(context.Context, monitor.Job) monitor.Outcome {
+			return monitor.Outcome{Status: monitor.ExecutionCompleted, ReportURI: "file:///reports/churn"}
+		}})
+	if err := sched.Apply([]monitor.ScheduleSpec{{Endpoint: "churn", Name: "hourly", Expr: "@hourly"}}); err != nil {
+		t.Fatal(err)
+	}
 	opts := api.Options{Store: db, Endpoints: svc, Captures: captureReader{}, Authorizer: authz,
-		RateLimit: 1e6, RateBurst: 1e6}
+		RateLimit: 1e6, RateBurst: 1e6, Monitor: sched}
 	if mod != nil {
 		mod(&opts)
 	}

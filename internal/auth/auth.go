@@ -37,16 +37,20 @@ const (
 	RolesRead            Action = "roles:read"
 	AuditRead            Action = "audit:read"
 	Invoke               Action = "endpoints:invoke"
+	// MonitorRead reads an endpoint's monitoring schedules and executions;
+	// MonitorRun starts a monitoring run by hand.
+	MonitorRead Action = "monitor:read"
+	MonitorRun  Action = "monitor:run"
 )
 
 // AllActions lists every action, for validation and explanations.
 var AllActions = []Action{EndpointsRead, EndpointsWrite, CapturesReadMetadata, CapturesReadPayload,
-	CapturesReindex, TokensRead, TokensWrite, RolesRead, AuditRead, Invoke}
+	CapturesReindex, TokensRead, TokensWrite, RolesRead, AuditRead, Invoke, MonitorRead, MonitorRun}
 
 // endpointScoped actions apply to endpoints (and their captures); the others
 // apply to the control plane as a whole.
 var endpointScoped = map[Action]bool{EndpointsRead: true, EndpointsWrite: true,
-	CapturesReadMetadata: true, CapturesReadPayload: true, Invoke: true}
+	CapturesReadMetadata: true, CapturesReadPayload: true, Invoke: true, MonitorRead: true, MonitorRun: true}
 
 // Selector picks endpoints: by name pattern (path.Match syntax: "*",
 // "churn-*") and/or by tags that must all match. An empty selector matches
@@ -99,16 +103,16 @@ func Templates() []Role {
 	return []Role{
 		{Name: "admin", BuiltIn: true, Description: "everything, including tokens and payloads",
 			Grants: []Grant{{Actions: AllActions, Endpoints: all}}},
-		{Name: "ml-engineer", BuiltIn: true, Description: "manage endpoints, read captures with payloads, invoke; no tokens or audit log",
-			Grants: []Grant{{Actions: []Action{EndpointsRead, EndpointsWrite, CapturesReadMetadata, CapturesReadPayload, CapturesReindex, Invoke, RolesRead}, Endpoints: all}}},
-		{Name: "data-scientist", BuiltIn: true, Description: "read endpoints and captures with payloads; change nothing",
-			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, CapturesReadPayload, RolesRead}, Endpoints: all}}},
+		{Name: "ml-engineer", BuiltIn: true, Description: "manage endpoints, read captures with payloads, invoke, run monitors; no tokens or audit log",
+			Grants: []Grant{{Actions: []Action{EndpointsRead, EndpointsWrite, CapturesReadMetadata, CapturesReadPayload, CapturesReindex, Invoke, RolesRead, MonitorRead, MonitorRun}, Endpoints: all}}},
+		{Name: "data-scientist", BuiltIn: true, Description: "read endpoints, captures with payloads and monitoring results; change nothing",
+			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, CapturesReadPayload, RolesRead, MonitorRead}, Endpoints: all}}},
 		{Name: "auditor", BuiltIn: true, Description: "read-only everything including the audit log and token list, but no payloads",
-			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, TokensRead, RolesRead, AuditRead}, Endpoints: all}}},
+			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, TokensRead, RolesRead, AuditRead, MonitorRead}, Endpoints: all}}},
 		{Name: "invoker", BuiltIn: true, Description: "call model endpoints (data plane) and nothing else",
 			Grants: []Grant{{Actions: []Action{Invoke}, Endpoints: all}}},
-		{Name: "viewer", BuiltIn: true, Description: "see endpoints and capture metadata; no payloads",
-			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, RolesRead}, Endpoints: all}}},
+		{Name: "viewer", BuiltIn: true, Description: "see endpoints, capture metadata and monitoring results; no payloads",
+			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, RolesRead, MonitorRead}, Endpoints: all}}},
 	}
 }
 

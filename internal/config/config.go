@@ -52,6 +52,9 @@ type Config struct {
 	// OIDC turns on OpenID Connect access-token authentication for the
 	// control-plane API. An empty issuer leaves it off.
 	OIDC OIDC `yaml:"oidc"`
+	// Monitoring holds settings shared by every endpoint's monitor: where
+	// reports go and who is notified.
+	Monitoring Monitoring `yaml:"monitoring"`
 }
 
 // Server configures the gateway's HTTP listener.
@@ -149,7 +152,8 @@ type Log struct {
 type Endpoint struct {
 	// Name is what clients invoke (/endpoints/{name}/invocations). Required;
 	// SageMaker's rule ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$, at most 63 characters,
-	// unique across endpoints.
+	// unique across endpoints. "reports" (in any case) is reserved: it is
+	// the blob store's report prefix.
 	Name string `yaml:"name"`
 	// Tags are free-form key/value labels copied into metadata. SageMaker's
 	// tag rules apply: at most 50 tags, keys 1–128 and values 0–256
@@ -172,6 +176,9 @@ type Endpoint struct {
 	// gbx_..." of a token whose roles grant endpoints:invoke on this
 	// endpoint (the built-in role invoker does).
 	Auth string `yaml:"auth"`
+	// Monitor configures model monitoring of the endpoint: baseline, row
+	// assembly, drift rules and schedules. Default: no schedules.
+	Monitor Monitor `yaml:"monitor"`
 }
 
 // Variant is one model server behind an endpoint (a SageMaker production

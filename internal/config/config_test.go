@@ -165,8 +165,14 @@ func TestParse_defaults(t *testing.T) {
 			Timeout:      config.Duration(60 * time.Second),
 			MaxBodyBytes: 0,
 			Auth:         config.AuthNone,
+			Monitor: config.Monitor{
+				Input:  config.RowAssembly{Format: "auto"},
+				Output: config.RowAssembly{Format: "auto"},
+				Drift:  config.Drift{ShareThreshold: 0.5},
+			},
 		}},
-		OIDC: config.OIDC{RolesClaim: "groups", SubjectClaim: "sub"},
+		OIDC:       config.OIDC{RolesClaim: "groups", SubjectClaim: "sub"},
+		Monitoring: config.Monitoring{ReportsPrefix: "reports"},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("Parse(issue.good.yaml) mismatch (-want +got):\n%s", diff)

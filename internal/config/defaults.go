@@ -85,6 +85,10 @@ func Default() *Config {
 			RolesClaim:   "groups",
 			SubjectClaim: "sub",
 		},
+		Monitoring: Monitoring{
+			ReportsPrefix: "reports",
+			Webhooks:      nil,
+		},
 	}
 }
 
@@ -114,6 +118,7 @@ func DefaultEndpoint() Endpoint {
 			MaxPayloadBytes:  6 * MiB,
 			Strict:           false,
 		},
+		Monitor: DefaultMonitor(), // formats auto, share_threshold 0.5, no schedules
 	}
 }
 
@@ -173,6 +178,7 @@ func (e *Endpoint) ApplyDefaults() {
 	if c.MaxPayloadBytes == 0 {
 		c.MaxPayloadBytes = d.Capture.MaxPayloadBytes
 	}
+	e.Monitor.applyDefaults()
 	dv := DefaultVariant()
 	for i := range e.Variants {
 		if e.Variants[i].InvocationsPath == "" {

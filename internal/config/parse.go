@@ -327,7 +327,8 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // decodeSlice decodes a sequence onto a new slice that replaces v, starting
-// each element from its default (DefaultEndpoint, DefaultVariant) and, for
+// each element from its default (DefaultEndpoint, DefaultVariant,
+// DefaultWebhook) and, for
 // an endpoint, resolving the defaults that depend on its other keys.
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.SequenceNode {
@@ -342,6 +343,8 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 			*p = parseEndpoint()
 		case *Variant:
 			*p = DefaultVariant()
+		case *Webhook:
+			*p = DefaultWebhook()
 		}
 		d.decode(c, el, fmt.Sprintf("%s[%d]", path, i))
 		if p, ok := el.Addr().Interface().(*Endpoint); ok {

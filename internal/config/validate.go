@@ -123,6 +123,7 @@ func (c *Config) Validate() error {
 	c.Policies.validate(&ps)
 	validateRoles(c.Roles, &ps)
 	c.OIDC.validate(c.Roles, &ps)
+	c.Monitoring.validate(&ps)
 	checkMetadataURL(c.Storage.Metadata, &ps)
 	if len(ps) == 0 {
 		for i := range c.Endpoints {
@@ -241,6 +242,7 @@ func (l *Log) validate(ps *problems) {
 
 func (e *Endpoint) validate(ps *problems, path string) {
 	checkName(ps, path+".name", e.Name)
+	checkEndpointNameReserved(ps, path+".name", e.Name)
 	if e.Auth != AuthNone && e.Auth != AuthToken {
 		ps.add(path+".auth", "invalid value %s: want one of none, token", quote(e.Auth))
 	}
@@ -272,6 +274,7 @@ func (e *Endpoint) validate(ps *problems, path string) {
 	}
 
 	e.Capture.validate(ps, path+".capture")
+	e.Monitor.validate(ps, path+".monitor")
 	positive(ps, path+".timeout", e.Timeout)
 	atLeast(ps, path+".max_body_bytes", e.MaxBodyBytes, 0)
 }

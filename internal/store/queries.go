@@ -39,6 +39,10 @@ type queries struct {
 	// full chunk (a shorter last chunk is built by captureInsertSQL).
 	captureChunk  int
 	captureInsert string
+	// monitor_executions (monitor.go).
+	executionClaim  string
+	executionFinish string
+	executionGet    string
 }
 
 // newQueries builds the statements of dialect.
@@ -50,7 +54,7 @@ func newQueries(dialect string) queries {
 	r := func(q string) string { return rebind(dialect, q) }
 	const tokenCols = "id, name, roles, hash, created_at, created_by, expires_at, revoked_at, last_used_at"
 	const endpointCols = "name, spec, tags, version, updated_at, updated_by, source"
-	return queries{
+	q := queries{
 		auditHead:    "SELECT seq, hash FROM audit_head WHERE id = 1" + forUpdate,
 		auditInsert:  r("INSERT INTO audit_events (" + auditColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
 		auditSetHead: r("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"),
@@ -81,6 +85,8 @@ func newQueries(dialect string) queries {
 		captureChunk:   chunk,
 		captureInsert:  captureInsertSQL(dialect, chunk),
 	}
+	q.executionClaim, q.executionFinish, q.executionGet = executionQueries(dialect)
+	return q
 }
 
 // captureInsertSQL returns the upsert of rows entries into capture_index.

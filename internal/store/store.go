@@ -3,9 +3,10 @@
 // gateway processes sharing one database), behind database/sql.
 //
 // It implements the repository interfaces that the domain packages declare:
-// audit.Store, auth.TokenStore, endpoints.Store and capture.Index. Schema
-// changes are versioned SQL migrations embedded in the binary, one folder per
-// dialect (migrations/sqlite, migrations/postgres), applied by Open.
+// audit.Store, auth.TokenStore, endpoints.Store, capture.Index and
+// monitor.ExecutionStore. Schema changes are versioned SQL migrations
+// embedded in the binary, one folder per dialect (migrations/sqlite,
+// migrations/postgres), applied by Open.
 //
 // Conventions shared by both dialects:
 //   - Times are stored in UTC at microsecond precision (SQLite: INTEGER

@@ -1,7 +1,8 @@
 // Package storetest is the contract suite of the metadata store: one set of
 // behaviour checks that every dialect of store.DB must pass (SQLite in every
 // plain go test, PostgreSQL through testenv). It covers every method of
-// audit.Store, auth.TokenStore, endpoints.Store and capture.Index.
+// audit.Store, auth.TokenStore, endpoints.Store, capture.Index and
+// monitor.ExecutionStore (monitor.go).
 //
 // It is a test helper: only test code may import it.
 package storetest
@@ -60,6 +61,7 @@ func RunStoreTests(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Capture/KeysetPaging", testCaptureKeysetPaging},
 		{"Capture/TimeWindow", testCaptureTimeWindow},
 	}
+	tests = append(tests, monitorTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
