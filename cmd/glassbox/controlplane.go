@@ -86,6 +86,9 @@ type endpointService struct {
 	store    endpoints.Store
 	gw       *gateway.Gateway
 	log      *slog.Logger
+	// onApply, if set, receives the endpoints now served after each
+	// reload (the monitor scheduler's schedules follow them).
+	onApply func([]config.Endpoint) error
 
 	mu      sync.Mutex // serialises reloads
 	lastRev int64
@@ -137,6 +140,11 @@ func (s *endpointService) Reload(ctx context.Context) error {
 	}
 	if err := s.gw.Apply(eps); err != nil {
 		return err
+	}
+	if s.onApply != nil {
+		if err := s.onApply(cfg.Endpoints); err != nil {
+			return err
+		}
 	}
 	s.lastRev = rev
 	return nil

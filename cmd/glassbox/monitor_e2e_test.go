@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/glassbox-dev/glassbox/internal/monitor"
+	"github.com/glassbox-dev/glassbox/internal/notify"
 )
 
 // churnDir is the SageMaker Model Monitor tutorial's data set, shipped with
@@ -217,4 +218,187 @@ func TestMonitor_ReadsSageMakerCaptures(t *testing.T) {
 	if ms.Records != 3 || ms.Rows != 3 {
 		t.Errorf("read %d records, %d rows from SageMaker's captures; want 3 and 3", ms.Records, ms.Rows)
 	}
+}
+
+// TestMonitor_ServeRunNowWebhookMetrics drives the monitor of a running
+// server: captured traffic, a manual run of a schedule through the API, the
+// report in the blob store, a signed webhook delivery and the metrics.
+func TestMonitor_ServeRunNowWebhookMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server end to end")
+	}
+	train := churnFile(t, "training-dataset-with-header.csv")
+	traffic := churnFile(t, "test-dataset-input-cols.csv")
+	dir := t.TempDir()
+	baseline := filepath.Join(dir, "baseline")
+	if _, errOut, code := runCLI(t, "baseline", "--dataset", train, "--header", "--output", baseline); code != 0 {
+		t.Fatalf("baseline exit %d: %s", code, errOut)
+	}
+
+	type delivery struct {
+		body      []byte
+		ts, sig   string
+		delivered string
+	}
+	hooks := make(chan delivery, 4)
+	hook := startTestModel(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooks <- delivery{b, r.Header.Get("X-Glassbox-Timestamp"), r.Header.Get("X-Glassbox-Signature"), r.Header.Get("X-Glassbox-Delivery")}
+	})
+	m := startTestModel(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/csv")
+		fmt.Fprint(w, churnScore(string(body)))
+	})
+	t.Setenv(BootstrapTokenEnv, testAdminToken)
+	t.Setenv("HOOK_SECRET", "s3cret")
+	yaml := cpConfig(dir, "", m.URL) + fmt.Sprintf(`    monitor:
+      baseline: %s
+      schedules:
+        - {name: hourly, cron: "cron(0 * ? * * *)"}
+monitoring:
+  webhooks:
+    - {name: ops, url: %q, secret: "${HOOK_SECRET}", max_attempts: 2}
+`, baseline, hook.URL)
+	s := startServer(t, yaml)
+
+	f, err := os.Open(traffic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	begin := time.Now().UTC().Add(-time.Second)
+	sent := 0
+	for sc.Scan() {
+		resp, body := post(t, s.URL+"/endpoints/churn/invocations", "text/csv", sc.Bytes(), nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("invocation: %d %s", resp.StatusCode, body)
+		}
+		sent++
+	}
+	// Captures reach the blob store once their object is sealed
+	// (max_object_seconds: 1) and uploaded; wait until all are there.
+	deadline := time.Now().Add(15 * time.Second)
+	for countCaptured(t, filepath.Join(dir, "data"), "churn") < sent {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d records reached the blob store", countCaptured(t, filepath.Join(dir, "data"), "churn"), sent)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The window must end in the past: wait out the last record's second.
+	time.Sleep(1100 * time.Millisecond)
+	end := time.Now().UTC().Truncate(time.Second)
+
+	var exec struct {
+		ID         string `json:"id"`
+		Status     string `json:"status"`
+		Reason     string `json:"reason"`
+		Violations int    `json:"violations"`
+		ReportURI  string `json:"report_uri"`
+	}
+	body := fmt.Sprintf(`{"start":%q,"end":%q}`, begin.Format(time.RFC3339), end.Format(time.RFC3339))
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/v1/endpoints/churn/monitor/schedules/hourly/run", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("run now: %d %s", resp.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, &exec); err != nil {
+		t.Fatalf("run now: %v: %s", err, raw)
+	}
+	if exec.Status != monitor.ExecutionCompletedWithViolations || exec.Violations == 0 {
+		t.Fatalf("execution %+v; want CompletedWithViolations (the model answers probabilities, the baseline has labels)", exec)
+	}
+	if !strings.Contains(exec.Reason, fmt.Sprintf("%d records", sent)) {
+		t.Errorf("execution reason %q does not count the %d records", exec.Reason, sent)
+	}
+	// The report is in the blob store under reports/{endpoint}/{schedule}/yyyy/mm/dd/HH.
+	rel := strings.TrimPrefix(exec.ReportURI, "file://")
+	for _, name := range []string{monitor.StatisticsFile, monitor.ViolationsFile, monitor.DriftFile} {
+		if _, err := os.Stat(filepath.Join(rel, name)); err != nil {
+			t.Errorf("report %s: %v", name, err)
+		}
+	}
+	if !strings.Contains(exec.ReportURI, "/reports/churn/hourly/") {
+		t.Errorf("report URI %s is not under reports/churn/hourly/", exec.ReportURI)
+	}
+
+	// The execution is listed (beside the scheduled run of the hour that
+	// just passed, which the scheduler catches up on at start and which
+	// fails: there were no captures then), and a webhook delivery for it
+	// arrived, signed.
+	var list struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Manual bool   `json:"manual"`
+		} `json:"items"`
+	}
+	code := apiGet(t, s, testAdminToken, "/api/v1/endpoints/churn/monitor/executions", &list)
+	listed := false
+	for _, it := range list.Items {
+		listed = listed || (it.ID == exec.ID && it.Manual)
+	}
+	if code != 200 || !listed {
+		t.Errorf("executions list: %d %+v; want the manual execution %s", code, list, exec.ID)
+	}
+	timeout := time.After(10 * time.Second)
+	for found := false; !found; {
+		select {
+		case d := <-hooks:
+			if err := notify.Verify("s3cret", d.ts, d.body, d.sig); err != nil {
+				t.Errorf("webhook signature: %v", err)
+			}
+			if !strings.Contains(string(d.body), exec.ID) {
+				continue // the failed catch-up run
+			}
+			found = true
+			if !strings.Contains(string(d.body), monitor.CheckDataType) {
+				t.Errorf("webhook body lacks the violations: %s", d.body)
+			}
+		case <-timeout:
+			t.Fatal("no webhook delivery for the execution with violations")
+		}
+	}
+
+	// Metrics per endpoint and feature.
+	resp, err = http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`glassbox_monitor_feature_completeness_ratio{endpoint="churn",feature="Churn"} 1`,
+		`glassbox_monitor_violations{check_type="data_type_check",endpoint="churn"}`,
+		`glassbox_monitor_last_execution_status{endpoint="churn",schedule="hourly",status="CompletedWithViolations"} 1`,
+		`glassbox_monitor_feature_drift_distance{endpoint="churn",feature="Day Mins"`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// countCaptured counts the capture lines of an endpoint in a blob folder.
+func countCaptured(t *testing.T, data, endpoint string) int {
+	t.Helper()
+	n := 0
+	_ = filepath.WalkDir(filepath.Join(data, endpoint), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".jsonl") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err == nil {
+			n += bytes.Count(b, []byte("\n"))
+		}
+		return nil
+	})
+	return n
 }

@@ -115,7 +115,14 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		closeQuickly(spool)
 		return err
 	}
-	svc := &endpointService{policies: cfg.Policies, store: db, gw: gw, log: log.With("component", "endpoints")}
+	mon := &monitorService{captures: bucket, prefix: cfg.Monitoring.ReportsPrefix, s3: cfg.Storage.S3, log: log.With("component", "monitor")}
+	sched, err := newScheduler(cfg, db, mon, reg, log)
+	if err != nil {
+		closeQuickly(spool)
+		return err
+	}
+	svc := &endpointService{policies: cfg.Policies, store: db, gw: gw, log: log.With("component", "endpoints"),
+		onApply: func(eps []config.Endpoint) error { return sched.Apply(mon.apply(eps)) }}
 	if err := svc.Reload(ctx); err != nil {
 		closeQuickly(spool)
 		return fmt.Errorf("load endpoints: %w", err)
@@ -146,6 +153,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		Captures:   captureReader{r: &capture.Reader{Bucket: bucket}},
 		Authorizer: authz,
 		OIDC:       verifier,
+		Monitor:    sched,
 		Logger:     log.With("component", "api"),
 		Registerer: reg,
 	})
@@ -161,6 +169,8 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go svc.watch(watchCtx, 2*time.Second) // changes made by other processes
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- sched.Run(watchCtx) }()
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/", gw)
@@ -195,6 +205,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	// store closes last (deferred): the uploader indexes into it.
 	gw.SetReady(false)
 	stopWatch()
+	<-schedDone // waits for monitoring runs in progress
 	log.Info("shutting down", "timeout", time.Duration(cfg.Server.ShutdownTimeout).String())
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Server.ShutdownTimeout))
 	defer cancel()
