@@ -45,6 +45,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendLine$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
 	$(GO) test -run='^$$' -fuzz='^FuzzScanSegment$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFast$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
+	$(GO) test -run='^$$' -fuzz='^FuzzAssembleCSV$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
+	$(GO) test -run='^$$' -fuzz='^FuzzAssembleJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseSchedule$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 
 ## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, Go benchmarks
 bench:

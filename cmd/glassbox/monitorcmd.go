@@ -328,18 +328,18 @@ type monitorRequest struct {
 
 // monitorSummary is the --summary json output of 'glassbox monitor run'.
 type monitorSummary struct {
-	Status     string              `json:"status"`
-	Endpoint   string              `json:"endpoint,omitempty"`
-	Start      time.Time           `json:"start"`
-	End        time.Time           `json:"end"`
-	Objects    int64               `json:"objects"`
-	Records    int64               `json:"records"`
-	Rows       int64               `json:"rows"`
-	Skipped    int64               `json:"skipped"`
-	Violations []monitor.Violation `json:"violations"`
+	Status     string               `json:"status"`
+	Endpoint   string               `json:"endpoint,omitempty"`
+	Start      time.Time            `json:"start"`
+	End        time.Time            `json:"end"`
+	Objects    int64                `json:"objects"`
+	Records    int64                `json:"records"`
+	Rows       int64                `json:"rows"`
+	Skipped    int64                `json:"skipped"`
+	Violations []monitor.Violation  `json:"violations"`
 	Drift      *monitor.DriftReport `json:"drift"`
-	Report     string              `json:"report"`
-	Seconds    float64             `json:"seconds"`
+	Report     string               `json:"report"`
+	Seconds    float64              `json:"seconds"`
 }
 
 func runMonitorCommand(ctx context.Context, stdout, stderr io.Writer, req monitorRequest) error {
@@ -491,4 +491,3 @@ func findEndpoint(cfg *config.Config, name string) *config.Endpoint {
 	}
 	return &cfg.Endpoints[i]
 }
-
