@@ -467,7 +467,12 @@ func printMonitorSummary(w io.Writer, s monitorSummary) {
 		fmt.Fprintf(w, "%d violations:\n", len(s.Violations))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  FEATURE\tCHECK\tDESCRIPTION")
-		for _, v := range s.Violations {
+		const shown = 20
+		for i, v := range s.Violations {
+			if i == shown {
+				fmt.Fprintf(tw, "  ... %d more\t\t(all of them are in %s)\n", len(s.Violations)-shown, monitor.ViolationsFile)
+				break
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.FeatureName, v.ConstraintCheckType, v.Description)
 		}
 		tw.Flush()

@@ -79,8 +79,13 @@ func (m *monitorService) run(ctx context.Context, job monitor.Job) monitor.Outco
 	if err != nil {
 		return failed("%v", err)
 	}
-	schedule := job.Schedule
-	key := monitor.ReportKey(m.prefix, job.Endpoint, schedule, job.ScheduledTime)
+	// A scheduled run owns the folder of its scheduled hour, as SageMaker
+	// lays reports out; a manual run gets its own folder below the hour its
+	// window ends in, so it never replaces a scheduled run's report.
+	key := monitor.ReportKey(m.prefix, job.Endpoint, job.Schedule, job.ScheduledTime)
+	if job.Manual {
+		key = monitor.ReportKey(m.prefix, job.Endpoint, job.Schedule, job.End.Add(-time.Nanosecond)) + "/manual-" + job.ExecutionID
+	}
 	if err := monitor.WriteReport(ctx, m.captures, key, res, cons); err != nil {
 		return failed("write report: %v", err)
 	}
