@@ -49,16 +49,18 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzAssembleJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSchedule$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 
-## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, Go benchmarks
+## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, monitor throughput/memory vs the decode floor and DuckDB, Go benchmarks
 bench:
 	$(GO) run ./tools/gwbench -out docs/bench-gateway-latest.md
 	$(GO) run ./tools/uploadbench -out docs/bench-upload-latest.md
 	$(GO) run ./tools/indexbench -n 2000000 -out docs/bench-index-latest.md   # 10M: see docs/benchmarks.md
+	$(GO) run ./tools/monitorbench -out docs/bench-monitor-latest.md
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
 
-## bench-quick: a one-second smoke run of the gateway benchmark
+## bench-quick: smoke runs of the gateway and monitor benchmarks
 bench-quick:
 	$(GO) run ./tools/gwbench -quick
+	$(GO) run ./tools/monitorbench -quick
 
 clean:
 	rm -rf bin glassbox-demo

@@ -840,7 +840,7 @@ func (pc pqColumn) appendText(dst []byte, v parquet.Value) []byte {
 func appendFractional(dst []byte, x float64, bits int) []byte {
 	start := len(dst)
 	dst = strconv.AppendFloat(dst, x, 'g', -1, bits)
-	if bytes.IndexAny(dst[start:], ".eEnN") < 0 {
+	if !bytes.ContainsAny(dst[start:], ".eEnN") {
 		dst = append(dst, ".0"...)
 	}
 	return dst

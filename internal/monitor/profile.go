@@ -201,7 +201,8 @@ func (p *Profiler) Add(r *Row) {
 // and by name otherwise; columns only one side has count the other side's
 // rows as missing. Counts and moments merge exactly (up to floating-point
 // rounding), KLL sketches within their error, value counts exactly while both
-// sides kept them. p keeps its own MaxCategories.
+// sides kept them. p keeps its own MaxCategories. An error (layouts that
+// disagree) is reported before p is changed.
 func (p *Profiler) Merge(o *Profiler) error {
 	if o == nil {
 		return nil
