@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzAssembleCSV$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 	$(GO) test -run='^$$' -fuzz='^FuzzAssembleJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSchedule$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
+	$(GO) test -run='^$$' -fuzz='^FuzzProfileDataset$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
+	$(GO) test -run='^$$' -fuzz='^FuzzReadBaseline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 
 ## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, monitor throughput/memory vs the decode floor and DuckDB, Go benchmarks
 bench:
