@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -59,9 +61,19 @@ func locationURL(loc string) (string, error) {
 	return "file://" + abs, nil
 }
 
-// openLocation opens a folder-like location (local folder or S3 prefix) as a
-// bucket rooted there.
+// openLocation opens a folder-like location (local folder or S3 prefix) to
+// read from, as a bucket rooted there. A local folder must exist.
 func openLocation(ctx context.Context, loc string, s3cfg config.S3) (objstore.Bucket, error) {
+	return openFolder(ctx, loc, s3cfg, false)
+}
+
+// openOutput opens a folder-like location to write to, creating a local
+// folder if needed.
+func openOutput(ctx context.Context, loc string, s3cfg config.S3) (objstore.Bucket, error) {
+	return openFolder(ctx, loc, s3cfg, true)
+}
+
+func openFolder(ctx context.Context, loc string, s3cfg config.S3, create bool) (objstore.Bucket, error) {
 	u, err := locationURL(loc)
 	if err != nil {
 		return nil, usageError{err}
@@ -71,8 +83,16 @@ func openLocation(ctx context.Context, loc string, s3cfg config.S3) (objstore.Bu
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", p, err)
+		if create {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return nil, fmt.Errorf("create %s: %w", p, err)
+			}
+		} else if st, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such folder", loc)
+		} else if err != nil {
+			return nil, err
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("%s is a file, want a folder", loc)
 		}
 	}
 	return openBucket(ctx, u, s3cfg)

@@ -135,7 +135,7 @@ func runBaseline(ctx context.Context, stdout, stderr io.Writer, r baselineReques
 		return fmt.Errorf("open data set: %w", err)
 	}
 	defer rc.Close()
-	out, err := openLocation(ctx, r.output, r.s3)
+	out, err := openOutput(ctx, r.output, r.s3)
 	if err != nil {
 		return err
 	}
@@ -395,7 +395,7 @@ func runMonitorCommand(ctx context.Context, stdout, stderr io.Writer, req monito
 	}
 	stats, cons, err := monitor.LoadBaseline(ctx, baseBucket, "")
 	if err != nil {
-		return fmt.Errorf("load baseline %s: %w", baseLoc, err)
+		return err
 	}
 
 	// Report destination.
@@ -403,7 +403,7 @@ func runMonitorCommand(ctx context.Context, stdout, stderr io.Writer, req monito
 	var outPrefix string
 	switch {
 	case req.output != "":
-		if out, err = openLocation(ctx, req.output, s3cfg); err != nil {
+		if out, err = openOutput(ctx, req.output, s3cfg); err != nil {
 			return err
 		}
 	case cfg != nil && req.capture == "":
