@@ -111,7 +111,7 @@ func (m *monitorService) run(ctx context.Context, job monitor.Job) monitor.Outco
 			sig.Completeness = float64(c.NumPresent) / float64(t)
 		}
 		if d, ok := drift[f.Name]; ok {
-			sig.Method, sig.Distance = d.Method, d.Statistic
+			sig.Method, sig.Distance, sig.PValue, sig.Threshold, sig.Drifted = d.Method, d.Statistic, d.PValue, d.Threshold, d.Drifted
 		}
 		out.Features = append(out.Features, sig)
 	}

@@ -222,6 +222,7 @@ func (a *API) table() []*route {
 		rt(post, "/endpoints/{name}/monitor/schedules/{schedule}/run", auth.MonitorRun, "monitor.run", "endpoint/{name}", a.runSchedule),
 		rt(get, "/endpoints/{name}/monitor/executions", auth.MonitorRead, "monitor.executions.list", "endpoint/{name}", a.listExecutions),
 		rt(get, "/monitor/executions/{id}", auth.MonitorRead, "monitor.executions.get", "monitor-execution/{id}", a.getExecution),
+		rt(get, "/endpoints/{name}/monitor/features/{feature}/history", auth.MonitorRead, "monitor.features.history", "endpoint/{name}", a.featureHistory),
 		rt(get, "/whoami", "", "whoami", "principal", a.whoami),
 	}
 }

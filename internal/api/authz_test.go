@@ -133,6 +133,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/monitor/executions/{id}": {build: func(string) req {
 			return req{method: "GET", path: "/api/v1/monitor/executions/" + execID}
 		}},
+		"GET /api/v1/endpoints/{name}/monitor/features/{feature}/history": {build: func(string) req {
+			return req{method: "GET", path: "/api/v1/endpoints/churn/monitor/features/age/history?schedule=hourly&limit=5"}
+		}},
 	}
 
 	served := map[string]bool{}

@@ -15,8 +15,14 @@ import (
 // MonitorExecutions reads monitoring executions; *store.DB implements it
 // (it is part of Store).
 type MonitorExecutions interface {
+	// ListExecutions returns executions without their details.
 	ListExecutions(ctx context.Context, f monitor.ExecutionFilter) ([]monitor.Execution, error)
+	// GetExecution returns one execution with its details.
 	GetExecution(ctx context.Context, id string) (monitor.Execution, error)
+	// FeatureHistory returns a feature's measures in the finished
+	// executions of an endpoint (of one schedule unless schedule is ""),
+	// newest first, at most limit.
+	FeatureHistory(ctx context.Context, endpoint, schedule, feature string, limit int) ([]monitor.FeaturePoint, error)
 }
 
 // MonitorRunner runs a monitoring schedule by hand over a window and
@@ -180,8 +186,34 @@ func (a *API) listExecutions(c *call, w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// getExecution serves GET /monitor/executions/{id}; the caller needs
-// monitor:read on the execution's endpoint.
+// featureHistory serves GET /endpoints/{name}/monitor/features/{feature}/history:
+// the feature's drift and completeness in each finished execution that
+// measured it, newest first, of ?schedule= (default every schedule, manual
+// runs included), at most ?limit=. One store query, whatever the limit.
+func (a *API) featureHistory(c *call, w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	name, feature := r.PathValue("name"), r.PathValue("feature")
+	if _, err := a.loadEndpoint(ctx, c, name, auth.MonitorRead); err != nil {
+		return err
+	}
+	limit, err := parseLimit(r)
+	if err != nil {
+		return err
+	}
+	c.detail("feature=%s", truncate(feature, 128))
+	points, err := a.store.FeatureHistory(ctx, name, r.URL.Query().Get("schedule"), feature, limit)
+	if err != nil {
+		return err
+	}
+	if points == nil {
+		points = []monitor.FeaturePoint{}
+	}
+	writeJSON(w, http.StatusOK, list[monitor.FeaturePoint]{Items: points})
+	return nil
+}
+
+// getExecution serves GET /monitor/executions/{id}, with the execution's
+// details; the caller needs monitor:read on the execution's endpoint.
 func (a *API) getExecution(c *call, w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	e, err := a.store.GetExecution(ctx, r.PathValue("id"))

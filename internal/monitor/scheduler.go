@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -83,12 +84,21 @@ type Job struct {
 	Manual bool
 }
 
-// FeatureSignal is one feature's drift measure of a run.
+// FeatureSignal is one feature's drift measure of a run. Method is empty
+// (and the drift fields zero) for a feature the run did not test for drift.
 type FeatureSignal struct {
 	Name   string `json:"name"`
 	Method string `json:"method"`
-	// Distance is the drift distance from the baseline by Method.
+	// Distance is the drift distance from the baseline by Method (the
+	// drift report's statistic).
 	Distance float64 `json:"distance"`
+	// PValue is set for the ks and chisquare tests.
+	PValue *float64 `json:"p_value,omitempty"`
+	// Threshold is compared with PValue for ks and chisquare, with
+	// Distance otherwise.
+	Threshold float64 `json:"threshold"`
+	// Drifted is the test's verdict.
+	Drifted bool `json:"drifted"`
 	// Completeness is the share of rows with a value, 0 to 1.
 	Completeness float64 `json:"completeness"`
 }
@@ -131,6 +141,36 @@ type Execution struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	// Manual is true for runs started by hand (RunNow).
 	Manual bool `json:"manual"`
+
+	// The details of a finished execution, copied from its Outcome: the
+	// substance of its report, kept in the metadata store so readers need
+	// not fetch the report. ListExecutions leaves them out.
+
+	// ViolationList is the constraint violations (Violations counts them).
+	ViolationList []Violation `json:"violation_list,omitempty"`
+	// Features is each feature's drift and completeness.
+	Features []FeatureSignal `json:"features,omitempty"`
+	// ViolationsByCheck counts ViolationList by constraint_check_type.
+	ViolationsByCheck map[string]int `json:"violations_by_check,omitempty"`
+}
+
+// FeaturePoint is one feature's measure in one finished execution: a point
+// of the feature's drift history (see FeatureSignal for the measures).
+type FeaturePoint struct {
+	ExecutionID   string    `json:"execution_id"`
+	Schedule      string    `json:"schedule"`
+	Manual        bool      `json:"manual"`
+	ScheduledTime time.Time `json:"scheduled_time"`
+	// Start and End are the analysis window [Start, End).
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+	Status       string    `json:"status"`
+	Method       string    `json:"method"`
+	Distance     float64   `json:"distance"`
+	PValue       *float64  `json:"p_value,omitempty"`
+	Threshold    float64   `json:"threshold"`
+	Drifted      bool      `json:"drifted"`
+	Completeness float64   `json:"completeness"`
 }
 
 // ExecutionFilter selects executions; empty fields match everything.
@@ -152,15 +192,17 @@ type ExecutionStore interface {
 	// with status InProgress, in which case it takes it over: the row gets
 	// e's ID, owner, lease and start time.
 	ClaimExecution(ctx context.Context, e Execution, leaseUntil time.Time) (bool, error)
-	// FinishExecution stores e's Status, Reason, Violations, ReportURI and
-	// FinishedAt on the execution with e.ID; a glassbox.ENotFound error
-	// when there is none (a takeover replaced it).
+	// FinishExecution stores e's Status, Reason, Violations, ReportURI,
+	// FinishedAt and details (ViolationList, Features, ViolationsByCheck)
+	// on the execution with e.ID; a glassbox.ENotFound error when there is
+	// none (a takeover replaced it).
 	FinishExecution(ctx context.Context, e Execution) error
 	// ListExecutions returns matching executions, newest scheduled time
-	// first.
+	// first, without their details (nil ViolationList, Features and
+	// ViolationsByCheck): lists stay light.
 	ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execution, error)
-	// GetExecution returns one execution; a glassbox.ENotFound error when
-	// there is none.
+	// GetExecution returns one execution with its details; a
+	// glassbox.ENotFound error when there is none.
 	GetExecution(ctx context.Context, id string) (Execution, error)
 }
 
@@ -478,8 +520,13 @@ func (s *Scheduler) execute(ctx context.Context, job Job) (Execution, bool, erro
 	out := s.safeRun(runCtx, job)
 	cancel()
 
+	out.Features = finiteSignals(out.Features)
 	e.Status, e.Reason = normalizeStatus(out)
 	e.Violations = len(out.Violations)
+	e.ViolationList, e.Features = out.Violations, out.Features
+	if len(out.Violations) > 0 {
+		e.ViolationsByCheck = violationsByCheck(out.Violations)
+	}
 	e.ReportURI = out.ReportURI
 	e.FinishedAt = s.opts.Now().UTC()
 	// Record the result even if ctx ended meanwhile (shutdown): otherwise
@@ -529,15 +576,62 @@ func normalizeStatus(out Outcome) (status, reason string) {
 	return ExecutionFailed, fmt.Sprintf("internal error: the run returned unknown status %q", out.Status)
 }
 
-// newNotification builds the notification of a finished execution.
+// violationsByCheck counts vs by constraint_check_type.
+func violationsByCheck(vs []Violation) map[string]int {
+	m := make(map[string]int)
+	for _, v := range vs {
+		m[v.ConstraintCheckType]++
+	}
+	return m
+}
+
+// finiteSignals returns fs with the non-finite numbers JSON cannot carry
+// replaced as drift_report.json does: an infinite value by
+// ±math.MaxFloat64, NaN by 0 (a NaN p-value is dropped). fs itself is not
+// changed.
+func finiteSignals(fs []FeatureSignal) []FeatureSignal {
+	fix := func(x float64) float64 {
+		switch {
+		case math.IsNaN(x):
+			return 0
+		case math.IsInf(x, 0):
+			return math.Copysign(math.MaxFloat64, x)
+		}
+		return x
+	}
+	var out []FeatureSignal
+	for i, f := range fs {
+		g := f
+		g.Distance, g.Threshold, g.Completeness = fix(f.Distance), fix(f.Threshold), fix(f.Completeness)
+		if f.PValue != nil {
+			if math.IsNaN(*f.PValue) {
+				g.PValue = nil
+			} else if p := fix(*f.PValue); p != *f.PValue {
+				g.PValue = &p
+			}
+		}
+		if g != f && out == nil {
+			out = slices.Clone(fs)
+		}
+		if out != nil {
+			out[i] = g
+		}
+	}
+	if out == nil {
+		return fs
+	}
+	return out
+}
+
+// newNotification builds the notification of a finished execution. The
+// execution it carries has no details: they are the notification's own
+// fields.
 func newNotification(e Execution, out Outcome) Notification {
-	n := Notification{Type: NotificationType, Execution: e, ViolationsByCheck: map[string]int{},
+	n := Notification{Type: NotificationType, Execution: e, ViolationsByCheck: violationsByCheck(out.Violations),
 		Violations: out.Violations, Features: out.Features}
+	n.Execution.ViolationList, n.Execution.Features, n.Execution.ViolationsByCheck = nil, nil, nil
 	if n.Violations == nil {
 		n.Violations = []Violation{}
-	}
-	for _, v := range out.Violations {
-		n.ViolationsByCheck[v.ConstraintCheckType]++
 	}
 	what := "scheduled"
 	if e.Manual {

@@ -2,7 +2,9 @@ package monitor_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glassbox-dev/glassbox"
@@ -52,6 +55,7 @@ func (s *memStore) FinishExecution(_ context.Context, e monitor.Execution) error
 	for _, r := range s.rows {
 		if r.e.ID == e.ID {
 			r.e.Status, r.e.Reason, r.e.Violations, r.e.ReportURI, r.e.FinishedAt = e.Status, e.Reason, e.Violations, e.ReportURI, e.FinishedAt
+			r.e.ViolationList, r.e.Features, r.e.ViolationsByCheck = e.ViolationList, e.Features, e.ViolationsByCheck
 			return nil
 		}
 	}
@@ -572,5 +576,74 @@ func TestScheduler_twoSchedulersOneStore(t *testing.T) {
 	}
 	if total.Load() != 24 {
 		t.Errorf("%d runs, want 24", total.Load())
+	}
+}
+
+// TestScheduler_executionDetails: a finished execution carries its
+// outcome's violations, features and counts by check; non-finite numbers
+// are made finite; the notification's execution has no details.
+func TestScheduler_executionDetails(t *testing.T) {
+	f := newFixture(t, at(10, 10, 30), hourly)
+	p := 0.003
+	viol := []monitor.Violation{
+		{FeatureName: "age", ConstraintCheckType: monitor.CheckBaselineDrift, Description: "drifted"},
+		{FeatureName: "plan", ConstraintCheckType: monitor.CheckBaselineDrift, Description: "drifted"},
+		{FeatureName: "plan", ConstraintCheckType: monitor.CheckCompleteness, Description: "missing"},
+	}
+	feats := []monitor.FeatureSignal{
+		{Name: "age", Method: "ks", Distance: 0.4, PValue: &p, Threshold: 0.05, Drifted: true, Completeness: 1},
+		{Name: "plan", Method: "psi", Distance: math.Inf(1), Threshold: 0.2, Drifted: true, Completeness: 0.8},
+		{Name: "nan", Method: "chisquare", Distance: math.NaN(), PValue: new(math.NaN()), Threshold: 0.05, Completeness: 1},
+		{Name: "id", Completeness: 1},
+	}
+	f.rec.outcome = func(monitor.Job) monitor.Outcome {
+		return monitor.Outcome{Status: monitor.ExecutionCompletedWithViolations, Violations: viol, Features: feats}
+	}
+	f.s.RunDue(t.Context())
+	execs, _ := f.store.ListExecutions(t.Context(), monitor.ExecutionFilter{})
+	if len(execs) != 1 {
+		t.Fatalf("%d executions", len(execs))
+	}
+	e := execs[0]
+	wantFeats := []monitor.FeatureSignal{
+		feats[0],
+		{Name: "plan", Method: "psi", Distance: math.MaxFloat64, Threshold: 0.2, Drifted: true, Completeness: 0.8},
+		{Name: "nan", Method: "chisquare", Threshold: 0.05, Completeness: 1},
+		feats[3],
+	}
+	if diff := cmp.Diff(wantFeats, e.Features); diff != "" {
+		t.Errorf("features (-want +got):\n%s", diff)
+	}
+	if !math.IsInf(feats[1].Distance, 1) {
+		t.Error("the outcome's features were changed")
+	}
+	if diff := cmp.Diff(viol, e.ViolationList); diff != "" {
+		t.Errorf("violation list (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int{monitor.CheckBaselineDrift: 2, monitor.CheckCompleteness: 1}, e.ViolationsByCheck); diff != "" {
+		t.Errorf("violations by check (-want +got):\n%s", diff)
+	}
+	notes := f.note.list()
+	if len(notes) != 1 {
+		t.Fatalf("%d notifications", len(notes))
+	}
+	n := notes[0]
+	if n.Execution.ViolationList != nil || n.Execution.Features != nil || n.Execution.ViolationsByCheck != nil {
+		t.Errorf("notification execution has details: %+v", n.Execution)
+	}
+	if len(n.Violations) != 3 || len(n.Features) != 4 || n.ViolationsByCheck[monitor.CheckBaselineDrift] != 2 {
+		t.Errorf("notification = %+v", n)
+	}
+	if _, err := json.Marshal(e); err != nil {
+		t.Errorf("encode execution: %v", err)
+	}
+
+	// A clean run has no details.
+	f.rec.outcome = nil
+	f.clock.Set(at(10, 11, 0))
+	f.s.RunDue(t.Context())
+	execs, _ = f.store.ListExecutions(t.Context(), monitor.ExecutionFilter{})
+	if e := execs[0]; e.ViolationList != nil || e.Features != nil || e.ViolationsByCheck != nil {
+		t.Errorf("clean execution = %+v", e)
 	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,8 @@ var monitorTests = []struct {
 	{"Execution/Invalid", testExecutionInvalid},
 	{"Execution/ConcurrentClaims", testExecutionConcurrentClaims},
 	{"Execution/TwoSchedulers", testExecutionTwoSchedulers},
+	{"Execution/Details", testExecutionDetails},
+	{"Execution/FeatureHistory", testExecutionFeatureHistory},
 }
 
 // execution is an InProgress execution of churn/hourly at slot hour h.
@@ -345,4 +348,186 @@ func testExecutionTwoSchedulers(t *testing.T, db *store.DB) {
 			t.Errorf("execution %+v", e)
 		}
 	}
+}
+
+// finished is e finished at 5 minutes past its start with status and, for
+// features given, details.
+func finished(e monitor.Execution, status string, viol []monitor.Violation, feats ...monitor.FeatureSignal) monitor.Execution {
+	e.Status, e.FinishedAt, e.Violations = status, e.StartedAt.Add(5*time.Minute), len(viol)
+	e.ViolationList, e.Features = viol, feats
+	if len(viol) > 0 {
+		e.ViolationsByCheck = map[string]int{}
+		for _, v := range viol {
+			e.ViolationsByCheck[v.ConstraintCheckType]++
+		}
+	}
+	return e
+}
+
+// light is e without its details, as ListExecutions returns it.
+func light(e monitor.Execution) monitor.Execution {
+	e.ViolationList, e.Features, e.ViolationsByCheck = nil, nil, nil
+	return e
+}
+
+// testExecutionDetails: a finished execution's violations, features and
+// counts by check round-trip exactly through GetExecution; ListExecutions
+// leaves them out.
+func testExecutionDetails(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	e := execution("d1", 10)
+	if !claim(t, db, e, e.StartedAt.Add(time.Hour)) {
+		t.Fatal("claim refused")
+	}
+	p, tiny := 0.1+0.2, 5e-324
+	e = finished(e, monitor.ExecutionCompletedWithViolations,
+		[]monitor.Violation{
+			{FeatureName: "age", ConstraintCheckType: monitor.CheckBaselineDrift, Description: `ks p-value 0.0003 < 0.05 "quoted" ünïcode`},
+			{FeatureName: "plan", ConstraintCheckType: monitor.CheckBaselineDrift, Description: "psi 0.31 >= 0.2"},
+			{FeatureName: "plan", ConstraintCheckType: monitor.CheckCompleteness, Description: "completeness 0.8 < 1"},
+		},
+		monitor.FeatureSignal{Name: "age", Method: "ks", Distance: 0.4123456789012345, PValue: &p, Threshold: 0.05, Drifted: true, Completeness: 1},
+		monitor.FeatureSignal{Name: "plan", Method: "psi", Distance: math.MaxFloat64, Threshold: 0.2, Drifted: true, Completeness: 0.8},
+		monitor.FeatureSignal{Name: "tiny", Method: "chisquare", Distance: 1e-300, PValue: &tiny, Threshold: 0.05, Completeness: 1.0 / 3},
+		monitor.FeatureSignal{Name: "id", Completeness: 0},
+	)
+	must(t, db.FinishExecution(ctx, e), "finish")
+	got, err := db.GetExecution(ctx, "d1")
+	must(t, err, "get")
+	if diff := cmp.Diff(storedExecution(e), got); diff != "" {
+		t.Errorf("finished execution with details (-want +got):\n%s", diff)
+	}
+	list, err := db.ListExecutions(ctx, monitor.ExecutionFilter{Endpoint: "churn"})
+	must(t, err, "list")
+	if len(list) != 1 {
+		t.Fatalf("%d executions listed, want 1", len(list))
+	}
+	if diff := cmp.Diff(light(storedExecution(e)), list[0]); diff != "" {
+		t.Errorf("listed execution (-want +got):\n%s", diff)
+	}
+
+	// A run that found nothing has no details, and a failure none either.
+	c := execution("d2", 11)
+	claim(t, db, c, c.StartedAt.Add(time.Hour))
+	c = finished(c, monitor.ExecutionFailed, nil)
+	c.Reason = "no data"
+	must(t, db.FinishExecution(ctx, c), "finish")
+	got, err = db.GetExecution(ctx, "d2")
+	must(t, err, "get")
+	if diff := cmp.Diff(storedExecution(c), got); diff != "" {
+		t.Errorf("finished execution without details (-want +got):\n%s", diff)
+	}
+
+	// Numbers JSON cannot carry are refused, and the row stays as it was.
+	bad := execution("d3", 12)
+	claim(t, db, bad, bad.StartedAt.Add(time.Hour))
+	bad = finished(bad, monitor.ExecutionCompleted, nil, monitor.FeatureSignal{Name: "x", Distance: math.NaN()})
+	wantCode(t, db.FinishExecution(ctx, bad), glassbox.EInvalid, "finish with NaN")
+	if got, _ := db.GetExecution(ctx, "d3"); got.Status != monitor.ExecutionInProgress {
+		t.Errorf("status after a refused finish = %q", got.Status)
+	}
+}
+
+// testExecutionFeatureHistory: FeatureHistory returns one point per
+// finished execution that measured the feature, newest first.
+func testExecutionFeatureHistory(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	p := 0.01
+	sig := func(name string, d float64) monitor.FeatureSignal {
+		return monitor.FeatureSignal{Name: name, Method: "psi", Distance: d, Threshold: 0.2, Drifted: d >= 0.2, Completeness: 0.9}
+	}
+	type run struct {
+		e     monitor.Execution
+		feats []monitor.FeatureSignal
+		fin   string // "" stays InProgress
+	}
+	mk := func(id string, h int, mod func(*monitor.Execution)) monitor.Execution {
+		e := execution(id, h)
+		if mod != nil {
+			mod(&e)
+		}
+		return e
+	}
+	runs := []run{
+		{mk("h0", 0, nil), []monitor.FeatureSignal{sig("age", 0.05), sig("plan", 0.5)}, monitor.ExecutionCompleted},
+		{mk("h1", 1, nil), []monitor.FeatureSignal{sig("plan", 0.1)}, monitor.ExecutionCompleted}, // no age
+		{mk("h2", 2, nil), nil, monitor.ExecutionFailed},
+		{mk("h3", 3, nil), []monitor.FeatureSignal{sig("plan", 0.1),
+			{Name: "age", Method: "ks", Distance: 0.3, PValue: &p, Threshold: 0.05, Drifted: true, Completeness: 1}}, monitor.ExecutionCompletedWithViolations},
+		{mk("h4", 4, func(e *monitor.Execution) { e.Schedule = "daily" }), []monitor.FeatureSignal{sig("age", 0.25)}, monitor.ExecutionCompleted},
+		{mk("h5", 5, func(e *monitor.Execution) { e.Manual = true }), []monitor.FeatureSignal{sig("age", 0.15)}, monitor.ExecutionCompleted},
+		{mk("h6", 6, func(e *monitor.Execution) { e.Endpoint = "fraud" }), []monitor.FeatureSignal{sig("age", 0.9)}, monitor.ExecutionCompleted},
+		{mk("h7", 7, nil), nil, ""}, // running
+	}
+	byID := map[string]monitor.Execution{}
+	for _, r := range runs {
+		if !claim(t, db, r.e, r.e.StartedAt.Add(time.Hour)) {
+			t.Fatalf("claim %s refused", r.e.ID)
+		}
+		e := r.e
+		if r.fin != "" {
+			var viol []monitor.Violation
+			if r.fin == monitor.ExecutionCompletedWithViolations {
+				viol = []monitor.Violation{{FeatureName: "age", ConstraintCheckType: monitor.CheckBaselineDrift}}
+			}
+			e = finished(r.e, r.fin, viol, r.feats...)
+			must(t, db.FinishExecution(ctx, e), "finish "+e.ID)
+		}
+		byID[e.ID] = storedExecution(e)
+	}
+	point := func(id string) monitor.FeaturePoint {
+		e := byID[id]
+		pt := monitor.FeaturePoint{ExecutionID: e.ID, Schedule: e.Schedule, Manual: e.Manual, ScheduledTime: e.ScheduledTime,
+			Start: e.Start, End: e.End, Status: e.Status}
+		for _, f := range e.Features {
+			if f.Name == "age" {
+				pt.Method, pt.Distance, pt.PValue, pt.Threshold, pt.Drifted, pt.Completeness = f.Method, f.Distance, f.PValue, f.Threshold, f.Drifted, f.Completeness
+			}
+		}
+		return pt
+	}
+	tests := []struct {
+		endpoint, schedule, feature string
+		limit                       int
+		want                        []string
+	}{
+		{"churn", "", "age", 0, []string{"h5", "h4", "h3", "h0"}},
+		{"churn", "hourly", "age", 0, []string{"h5", "h3", "h0"}},
+		{"churn", "hourly", "age", 2, []string{"h5", "h3"}},
+		{"churn", "daily", "age", 0, []string{"h4"}},
+		{"churn", "hourly", "plan", 0, []string{"h3", "h1", "h0"}},
+		{"churn", "", "missing", 0, nil},
+		{"fraud", "", "age", 0, []string{"h6"}},
+		{"nobody", "", "age", 0, nil},
+	}
+	for _, tt := range tests {
+		got, err := db.FeatureHistory(ctx, tt.endpoint, tt.schedule, tt.feature, tt.limit)
+		must(t, err, "feature history")
+		if got == nil {
+			t.Errorf("FeatureHistory(%s, %s, %s) = nil, want an empty slice", tt.endpoint, tt.schedule, tt.feature)
+		}
+		var ids []string
+		for _, p := range got {
+			ids = append(ids, p.ExecutionID)
+		}
+		if diff := cmp.Diff(tt.want, ids); diff != "" {
+			t.Errorf("FeatureHistory(%s, %q, %s, %d) ids (-want +got):\n%s", tt.endpoint, tt.schedule, tt.feature, tt.limit, diff)
+		}
+	}
+	got, err := db.FeatureHistory(ctx, "churn", "", "age", 0)
+	must(t, err, "feature history")
+	want := []monitor.FeaturePoint{point("h5"), point("h4"), point("h3"), point("h0")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("age history (-want +got):\n%s", diff)
+	}
+	if got[2].PValue == nil || *got[2].PValue != p || got[2].Method != "ks" || !got[2].Drifted {
+		t.Errorf("ks point = %+v", got[2])
+	}
+
+	_, err = db.FeatureHistory(ctx, "churn", "", "", 0)
+	wantCode(t, err, glassbox.EInvalid, "no feature")
+	_, err = db.FeatureHistory(ctx, "", "", "age", 0)
+	wantCode(t, err, glassbox.EInvalid, "no endpoint")
+	_, err = db.FeatureHistory(ctx, "churn", "", "age", -1)
+	wantCode(t, err, glassbox.EInvalid, "negative limit")
 }
