@@ -148,14 +148,17 @@ func (p *Profiler) Add(r *Row) {
 	p.rows++
 	stamp := p.rows
 	if r.Names == nil {
+		// Positional rows leave the stamps alone: a named row compares
+		// them with its own, new stamp only.
 		p.positional = true
 		for i := range r.Values {
 			if i == len(p.cols) {
 				p.addColumn(p.positionalName(i), p.rows-1)
 			}
 			c := p.cols[i]
-			c.stamp = stamp
-			c.add(&r.Values[i], p.maxCategories)
+			if v := &r.Values[i]; !c.addSmall(v) {
+				c.add(v, p.maxCategories)
+			}
 		}
 		for _, c := range p.cols[min(len(r.Values), len(p.cols)):] {
 			c.missing++
@@ -184,7 +187,9 @@ func (p *Profiler) Add(r *Row) {
 		}
 		c.stamp = stamp
 		touched++
-		c.add(&r.Values[i], p.maxCategories)
+		if v := &r.Values[i]; !c.addSmall(v) {
+			c.add(v, p.maxCategories)
+		}
 	}
 	if touched < len(p.cols) {
 		for _, c := range p.cols {
@@ -395,7 +400,7 @@ func clampFinite(x float64) float64 {
 type colState struct {
 	// The fields Add touches for every numeric cell come first, to share
 	// cache lines.
-	stamp                         int64 // the number of the last row that set this column
+	stamp                         int64 // the number of the last named row that set this column
 	present, missing              int64
 	integral, fractional, strings int64
 	exact                         bool     // nums holds every numeric value
@@ -412,17 +417,52 @@ func newColState(name string, missing int64) *colState {
 	return &colState{name: name, missing: missing, exact: true, complete: true}
 }
 
+// addSmall is the inlined fast path of add: it profiles v and reports true
+// when v is a one-digit text that this column, still all-numeric and
+// counting, has counted before: the typical flag or code cell. Otherwise it
+// does nothing and returns false.
+func (c *colState) addSmall(v *Value) bool {
+	if len(v.Raw) != 1 || v.Null || v.Quoted || !c.exact || c.strings != 0 {
+		return false
+	}
+	d := v.Raw[0] - '0'
+	if d > 9 || c.nums.small[d] == 0 {
+		return false
+	}
+	c.nums.counts[c.nums.small[d]-1]++
+	c.present++
+	c.integral++
+	return true
+}
+
 // add profiles one cell.
 func (c *colState) add(v *Value, maxCats int) {
-	if v.Null || len(v.Raw) == 0 {
+	raw := v.Raw
+	if v.Null || len(raw) == 0 {
 		c.missing++
 		return
 	}
 	c.present++
+	if c.exact && !v.Quoted {
+		// The common case: a numeric text this column has counted before.
+		// Its type and value were settled when it was first counted.
+		if i := c.nums.find(raw); i >= 0 {
+			c.nums.counts[i]++
+			if c.nums.kinds[i] == cellIntegral {
+				c.integral++
+			} else {
+				c.fractional++
+			}
+			if c.strings > 0 {
+				c.track(raw, maxCats)
+			}
+			return
+		}
+	}
 	var x float64
 	kind := cellString
 	if !v.Quoted {
-		x, kind = parseNumber(v.Raw)
+		x, kind = parseNumber(raw)
 	}
 	switch kind {
 	case cellIntegral:
@@ -434,14 +474,13 @@ func (c *colState) add(v *Value, maxCats int) {
 			c.foldNums()
 		}
 		c.strings++
-		c.track(v.Raw, maxCats)
+		c.track(raw, maxCats)
 		return
 	}
 	if c.exact {
-		if i := c.nums.find(v.Raw); i >= 0 {
-			c.nums.counts[i]++
-		} else if len(c.nums.keys) < numericTrackLimit {
-			c.nums.insert(string(v.Raw), x, 1)
+		// Not counted yet (found texts returned above).
+		if len(c.nums.keys) < numericTrackLimit {
+			c.nums.insertNum(string(raw), x, uint8(kind), 1)
 		} else {
 			c.leaveExact()
 		}
@@ -451,7 +490,7 @@ func (c *colState) add(v *Value, maxCats int) {
 		c.kll.Update(x)
 	}
 	if c.strings > 0 {
-		c.track(v.Raw, maxCats)
+		c.track(raw, maxCats)
 	}
 }
 
@@ -573,7 +612,7 @@ func (c *colState) merge(o *colState, maxCats int) error {
 			if j := c.nums.find(viewBytes(k)); j >= 0 {
 				c.nums.counts[j] += o.nums.counts[i]
 			} else {
-				c.nums.insert(k, o.nums.vals[i], o.nums.counts[i])
+				c.nums.insertNum(k, o.nums.vals[i], o.nums.kinds[i], o.nums.counts[i])
 			}
 		}
 		if len(c.nums.keys) > numericTrackLimit {
@@ -651,15 +690,43 @@ func (c *colState) profile() (ColumnProfile, stats.Moments) {
 
 // catTable counts distinct value texts. Keys are found by a linear scan
 // while there are few, through a map beyond that; lookups never allocate.
-// vals holds the numeric value of each key when the table counts numbers.
+// The texts "0" to "15", the flags and small codes most monitored columns
+// hold, are found through a direct index instead. vals and kinds hold the
+// numeric value and cell kind of each key when the table counts numbers.
 type catTable struct {
 	keys   []string
 	vals   []float64
+	kinds  []uint8
 	counts []int64
 	index  map[string]int32
+	// small[n] is 1 + the index of the key that is the decimal text of n
+	// (no sign, no leading zero), or 0 when there is none.
+	small [smallKeys]int32
+}
+
+// smallKeys is the number of small integer texts catTable indexes directly.
+const smallKeys = 16
+
+// smallKey returns n when b is the canonical decimal text of an integer n
+// below smallKeys, else -1.
+func smallKey(b []byte) int {
+	switch len(b) {
+	case 1:
+		if d := b[0] - '0'; d <= 9 {
+			return int(d)
+		}
+	case 2:
+		if d := b[1] - '0'; b[0] == '1' && d < smallKeys-10 {
+			return 10 + int(d)
+		}
+	}
+	return -1
 }
 
 func (t *catTable) find(b []byte) int {
+	if n := smallKey(b); n >= 0 {
+		return int(t.small[n]) - 1
+	}
 	if t.index == nil {
 		if len(b) == 0 {
 			return -1
@@ -678,10 +745,18 @@ func (t *catTable) find(b []byte) int {
 	return -1
 }
 
-func (t *catTable) insert(k string, v float64, n int64) {
+func (t *catTable) insert(k string, v float64, n int64) { t.insertNum(k, v, cellString, n) }
+
+// insertNum adds a key that find does not know, with its numeric value and
+// kind (cellString for a table of value texts).
+func (t *catTable) insertNum(k string, v float64, kind uint8, n int64) {
 	t.keys = append(t.keys, k)
 	t.vals = append(t.vals, v)
+	t.kinds = append(t.kinds, kind)
 	t.counts = append(t.counts, n)
+	if sk := smallKey(viewBytes(k)); sk >= 0 {
+		t.small[sk] = int32(len(t.keys))
+	}
 	switch {
 	case t.index != nil:
 		t.index[k] = int32(len(t.keys) - 1)

@@ -3,8 +3,10 @@ package monitor
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"mime"
 	"strconv"
 	"strings"
@@ -444,6 +446,69 @@ func formatOf(contentType string) string {
 	return ""
 }
 
+// splitPlainCSV is parseCSV for data without any '"': one pass over the
+// bytes, cutting fields at ',' and rows at '\n' (a '\r' before the '\n' is
+// not part of the last field; a line that is empty without it is skipped).
+// Fields are short, so instead of a bytes.IndexByte call per field it looks
+// at eight bytes at a time for the few byte values up to ',' (see
+// lowBytes), which are rare in numeric data apart from the separators.
+func splitPlainCSV(data []byte, rs *rowSet) {
+	vals := rs.vals
+	start, lineStart := 0, 0
+	// cut handles the byte c at i if it is a separator.
+	cut := func(i int, c byte) {
+		switch c {
+		case ',':
+			vals = append(vals, Value{Raw: data[start:i], Null: i == start})
+			start = i + 1
+		case '\n':
+			end := i
+			if end > lineStart && data[end-1] == '\r' {
+				end--
+			}
+			if end > lineStart {
+				vals = append(vals, Value{Raw: data[start:end], Null: end == start})
+				rs.vals = vals
+				rs.endRow(false)
+			}
+			start, lineStart = i+1, i+1
+		}
+	}
+	i := 0
+	for ; i+8 <= len(data); i += 8 {
+		w := binary.LittleEndian.Uint64(data[i:])
+		for m := lowBytes(w); m != 0; m &= m - 1 {
+			tz := bits.TrailingZeros64(m)
+			cut(i+tz>>3, byte(w>>(tz&^7)))
+		}
+	}
+	for ; i < len(data); i++ {
+		if c := data[i]; c <= ',' {
+			cut(i, c)
+		}
+	}
+	if end := len(data); end > lineStart {
+		if data[end-1] == '\r' {
+			end--
+		}
+		if end > lineStart {
+			vals = append(vals, Value{Raw: data[start:end], Null: end == start})
+			rs.vals = vals
+			rs.endRow(false)
+		}
+	}
+	rs.vals = vals
+}
+
+// lowBytes returns a mask with the top bit set in every byte of w that is at
+// most ',' (0x2c), and nothing else. Adding 0x53 to a byte's low seven bits
+// carries into its top bit exactly when they are at least 0x2d, and never
+// into the next byte; bytes with the top bit set (UTF-8) are excluded.
+func lowBytes(w uint64) uint64 {
+	const low7, add, top = 0x7f7f7f7f7f7f7f7f, 0x5353535353535353, 0x8080808080808080
+	return ^((w & low7) + add | w) & top
+}
+
 // parseCSV splits data into rows of RFC 4180 fields. Blank lines are
 // skipped; a line ends at \n or \r\n. Fields without quotes point into data
 // (the fast path when data has no '"' at all); quoted fields with doubled
@@ -451,31 +516,7 @@ func formatOf(contentType string) string {
 // unquoted field is kept as text, as Spark's CSV reader does.
 func parseCSV(data, buf []byte, rs *rowSet) ([]byte, error) {
 	if bytes.IndexByte(data, '"') < 0 {
-		for len(data) > 0 {
-			line := data
-			if i := bytes.IndexByte(data, '\n'); i >= 0 {
-				line, data = data[:i], data[i+1:]
-			} else {
-				data = nil
-			}
-			line = bytes.TrimSuffix(line, []byte{'\r'})
-			if len(line) == 0 {
-				continue
-			}
-			for {
-				i := bytes.IndexByte(line, ',')
-				f := line
-				if i >= 0 {
-					f = line[:i]
-				}
-				rs.vals = append(rs.vals, Value{Raw: f, Null: len(f) == 0})
-				if i < 0 {
-					break
-				}
-				line = line[i+1:]
-			}
-			rs.endRow(false)
-		}
+		splitPlainCSV(data, rs)
 		return buf, nil
 	}
 	lineNo := 1

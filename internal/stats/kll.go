@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -40,6 +41,11 @@ type KLL struct {
 	// size is the number of retained items; maxSize the sum of the capacities.
 	size    int
 	maxSize int
+	// caps[h] is the capacity of level h for the current number of
+	// levels (see capacity); recomputed when a level is added.
+	caps []int
+	// scratch is reused by compact to merge the sorted runs of a level.
+	scratch []float64
 	// rng drives the choice of compaction offset. It is seeded with a fixed
 	// value so that a sketch fed the same input is reproducible.
 	rng uint64
@@ -228,17 +234,25 @@ func (s *KLL) Items() (values []float64, weights []int64) {
 func (s *KLL) retained() int { return s.size }
 
 // capacity returns how many items level h may hold before it is compacted,
-// given the current number of levels.
-func (s *KLL) capacity(h int) int {
-	depth := len(s.levels) - 1 - h
+// given the current number of levels: ceil(k * c^depth), at least
+// minLevelCapacity, where depth counts the levels above h.
+func (s *KLL) capacity(h int) int { return s.caps[h] }
+
+// levelCapacity computes the capacity of a level with depth levels above it.
+func (s *KLL) levelCapacity(depth int) int {
 	c := int(math.Ceil(float64(s.k) * math.Pow(s.c, float64(depth))))
 	return max(c, minLevelCapacity)
 }
 
+// capacityTotal recomputes the cached capacities for the current number of
+// levels and returns their sum.
 func (s *KLL) capacityTotal() int {
+	s.caps = s.caps[:0]
 	t := 0
 	for h := range s.levels {
-		t += s.capacity(h)
+		c := s.levelCapacity(len(s.levels) - 1 - h)
+		s.caps = append(s.caps, c)
+		t += c
 	}
 	return t
 }
@@ -277,13 +291,23 @@ func (s *KLL) compress() {
 
 // compact halves level h into level h+1. With an odd number of items the
 // most recently added one stays behind, so the weight is preserved exactly.
+//
+// The items to halve must be in sorted order. Level 0 holds raw input and is
+// sorted; a higher level is a concatenation of the sorted halves that
+// compactions of the level below appended to it, so its ascending runs are
+// merged instead (a level with many runs, as Merge or KLLFromLevels may
+// leave, is sorted). The promoted items are the same as with a full sort.
 func (s *KLL) compact(h int) {
 	lv := s.levels[h]
 	n := len(lv) &^ 1
 	part := lv[:n]
-	slices.Sort(part)
+	if h == 0 {
+		sortFloats(part)
+	} else {
+		part = s.mergeRuns(part)
+	}
 	off := int(s.nextBit())
-	up := s.levels[h+1]
+	up := slices.Grow(s.levels[h+1], n/2)
 	for i := off; i < n; i += 2 {
 		up = append(up, part[i])
 	}
@@ -297,6 +321,76 @@ func (s *KLL) compact(h int) {
 	s.size -= n / 2
 }
 
+// maxMergeRuns is the number of ascending runs up to which mergeRuns merges
+// them; beyond it a level is sorted outright.
+const maxMergeRuns = 16
+
+// mergeRuns returns the items of xs in ascending order, either xs sorted in
+// place or a sorted copy in s.scratch. xs is a concatenation of ascending
+// runs; they are merged pairwise, ping-ponging between xs and the scratch
+// buffer.
+func (s *KLL) mergeRuns(xs []float64) []float64 {
+	var bounds [maxMergeRuns + 1]int
+	nb := 1 // bounds[0] = 0
+	for i := 1; i < len(xs); i++ {
+		if xs[i] < xs[i-1] {
+			if nb == maxMergeRuns {
+				sortFloats(xs)
+				return xs
+			}
+			bounds[nb] = i
+			nb++
+		}
+	}
+	if nb == 1 {
+		return xs
+	}
+	bounds[nb] = len(xs)
+	runs := nb
+	if cap(s.scratch) < len(xs) {
+		s.scratch = make([]float64, len(xs), max(len(xs), 2*cap(s.scratch)))
+	}
+	src, dst := xs, s.scratch[:len(xs)]
+	for runs > 1 {
+		w := 0
+		for r := 0; r < runs; r += 2 {
+			lo := bounds[r]
+			if r+1 == runs {
+				copy(dst[lo:], src[lo:bounds[r+1]])
+			} else {
+				mergeFloats(dst[lo:bounds[r+2]], src[lo:bounds[r+1]], src[bounds[r+1]:bounds[r+2]])
+			}
+			bounds[w] = lo
+			w++
+		}
+		bounds[w] = len(xs)
+		runs = w
+		src, dst = dst, src
+	}
+	return src
+}
+
+// mergeFloats merges the ascending slices a and b into dst, which has room
+// for both. Equal items keep a's first. The loop is branch-free (the
+// choice compiles to conditional moves), since on unpredictable data a
+// mispredicted branch per item would dominate.
+func mergeFloats(dst, a, b []float64) {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		pair := [2]float64{a[i], b[j]}
+		tb := 0
+		if pair[1] < pair[0] {
+			tb = 1
+		}
+		dst[k] = pair[tb]
+		j += tb
+		i += 1 - tb
+		k++
+	}
+	k += copy(dst[k:], a[i:])
+	copy(dst[k:], b[j:])
+}
+
 // nextBit returns a pseudo-random bit from a xorshift64 generator.
 func (s *KLL) nextBit() uint64 {
 	x := s.rng
@@ -305,4 +399,83 @@ func (s *KLL) nextBit() uint64 {
 	x ^= x << 17
 	s.rng = x
 	return x >> 63
+}
+
+// sortFloats sorts xs ascending. Items are never NaN (Update drops NaN and
+// KLLFromLevels rejects it), so plain comparisons order them, which is
+// cheaper than slices.Sort's NaN-aware ordering. It is a quicksort with a
+// median-of-three pivot and a branch-free Lomuto partition (on unpredictable
+// data a mispredicted branch per comparison costs more than the extra
+// writes), and insertion sort for short ranges. A range with nothing below
+// its pivot has the items equal to the pivot gathered and skipped, so runs
+// of equal values, common in monitored data, cost linear time. Inputs that
+// drive it too deep are handed to slices.Sort.
+func sortFloats(xs []float64) { quickSortFloats(xs, 2*bits.Len(uint(len(xs)))) }
+
+func quickSortFloats(xs []float64, depth int) {
+	for len(xs) > 12 {
+		if depth == 0 {
+			slices.Sort(xs)
+			return
+		}
+		depth--
+		// Median of three to the end.
+		m, last := len(xs)/2, len(xs)-1
+		if xs[m] < xs[0] {
+			xs[m], xs[0] = xs[0], xs[m]
+		}
+		if xs[last] < xs[m] {
+			xs[last], xs[m] = xs[m], xs[last]
+			if xs[m] < xs[0] {
+				xs[m], xs[0] = xs[0], xs[m]
+			}
+		}
+		xs[m], xs[last] = xs[last], xs[m]
+		p := xs[last]
+		k := 0
+		for i := 0; i < last; i++ {
+			t := xs[i]
+			xs[i] = xs[k]
+			xs[k] = t
+			c := 0
+			if t < p {
+				c = 1
+			}
+			k += c
+		}
+		if k == 0 {
+			// Nothing below the pivot: gather the items equal to it,
+			// which need no further sorting.
+			for i := 0; i < last; i++ {
+				t := xs[i]
+				xs[i] = xs[k]
+				xs[k] = t
+				c := 1
+				if p < t {
+					c = 0
+				}
+				k += c
+			}
+			xs[k], xs[last] = xs[last], xs[k]
+			xs = xs[k+1:]
+			continue
+		}
+		xs[k], xs[last] = xs[last], xs[k]
+		if k < len(xs)-1-k {
+			quickSortFloats(xs[:k], depth)
+			xs = xs[k+1:]
+		} else {
+			quickSortFloats(xs[k+1:], depth)
+			xs = xs[:k]
+		}
+	}
+	for i := 1; i < len(xs); i++ {
+		x := xs[i]
+		j := i
+		for j > 0 && x < xs[j-1] {
+			xs[j] = xs[j-1]
+			j--
+		}
+		xs[j] = x
+	}
 }

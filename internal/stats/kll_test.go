@@ -382,3 +382,172 @@ func BenchmarkKLLUpdate(b *testing.B) {
 		i++
 	}
 }
+
+// refCompactKLL is the straightforward compactor the optimised one must
+// match item for item: every compaction fully sorts the items it halves.
+type refCompactKLL struct {
+	k      int
+	c      float64
+	levels [][]float64
+	size   int
+	rng    uint64
+}
+
+func (r *refCompactKLL) capTotal() int {
+	t := 0
+	for h := range r.levels {
+		t += r.capAt(h)
+	}
+	return t
+}
+
+func (r *refCompactKLL) capAt(h int) int {
+	depth := len(r.levels) - 1 - h
+	return max(int(math.Ceil(float64(r.k)*math.Pow(r.c, float64(depth)))), minLevelCapacity)
+}
+
+func (r *refCompactKLL) update(x float64) {
+	r.levels[0] = append(r.levels[0], x)
+	r.size++
+	for r.size > r.capTotal() {
+		for h := range r.levels {
+			if len(r.levels[h]) < r.capAt(h) {
+				continue
+			}
+			if h+1 == len(r.levels) {
+				r.levels = append(r.levels, nil)
+			}
+			lv := r.levels[h]
+			n := len(lv) &^ 1
+			slices.Sort(lv[:n])
+			x := r.rng
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			r.rng = x
+			for i := int(x >> 63); i < n; i += 2 {
+				r.levels[h+1] = append(r.levels[h+1], lv[i])
+			}
+			if len(lv) > n {
+				lv[0] = lv[n]
+				r.levels[h] = lv[:1]
+			} else {
+				r.levels[h] = lv[:0]
+			}
+			r.size -= n / 2
+			break
+		}
+	}
+}
+
+// The compactor merges the sorted runs of higher levels and sorts level 0
+// with its own sort; the retained items must be exactly those of a
+// compactor that sorts every level with slices.Sort.
+func TestKLLMatchesFullSortCompactor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 7))
+	gens := map[string]func() float64{
+		"uniform":  func() float64 { return rng.Float64() },
+		"few":      func() float64 { return float64(rng.IntN(7)) },
+		"skewed":   func() float64 { return math.Exp(rng.NormFloat64() * 3) },
+		"rising":   func() func() float64 { i := 0.0; return func() float64 { i++; return i } }(),
+		"sawtooth": func() func() float64 { i := 0; return func() float64 { i++; return float64(i % 1000) } }(),
+	}
+	for name, gen := range gens {
+		for _, k := range []int{2048, 200, 8} {
+			s := NewKLLWith(k, 0.64)
+			ref := &refCompactKLL{k: k, c: 0.64, levels: [][]float64{nil}, rng: 0x9e3779b97f4a7c15}
+			for range 300_000 {
+				x := gen()
+				s.Update(x)
+				ref.update(x)
+			}
+			got := s.Levels()
+			if len(got) != len(ref.levels) {
+				t.Fatalf("%s k=%d: %d levels, want %d", name, k, len(got), len(ref.levels))
+			}
+			for h := range got {
+				if !slices.Equal(got[h], ref.levels[h]) && !(len(got[h]) == 0 && len(ref.levels[h]) == 0) {
+					t.Fatalf("%s k=%d: level %d differs from the full-sort compactor", name, k, h)
+				}
+			}
+		}
+	}
+}
+
+// Levels loaded from elsewhere (or merged) need not be runs of sorted
+// halves; compaction must still promote what a full sort would.
+func TestKLLMatchesFullSortCompactorFromLevels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	levels := make([][]float64, 6)
+	for h := range levels {
+		for range 40 + 30*h { // unsorted: many short runs
+			levels[h] = append(levels[h], float64(rng.IntN(500)))
+		}
+	}
+	s, err := KLLFromLevels(200, 0.64, levels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &refCompactKLL{k: 200, c: 0.64, rng: 0x9e3779b97f4a7c15}
+	for _, lv := range levels {
+		ref.levels = append(ref.levels, slices.Clone(lv))
+		ref.size += len(lv)
+	}
+	for range 50_000 {
+		x := rng.Float64() * 500
+		s.Update(x)
+		ref.update(x)
+	}
+	got := s.Levels()
+	if len(got) != len(ref.levels) {
+		t.Fatalf("%d levels, want %d", len(got), len(ref.levels))
+	}
+	for h := range got {
+		if !slices.Equal(got[h], ref.levels[h]) && !(len(got[h]) == 0 && len(ref.levels[h]) == 0) {
+			t.Fatalf("level %d differs from the full-sort compactor", h)
+		}
+	}
+}
+
+func TestSortFloats(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 2, 3, 24, 25, 26, 91, 1000, 5000} {
+		for _, mod := range []int{2, 5, 1 << 30} {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = float64(rng.IntN(mod))
+			}
+			for _, pattern := range []string{"random", "sorted", "reversed"} {
+				switch pattern {
+				case "sorted":
+					slices.Sort(xs)
+				case "reversed":
+					slices.Sort(xs)
+					slices.Reverse(xs)
+				}
+				want := slices.Clone(xs)
+				slices.Sort(want)
+				got := slices.Clone(xs)
+				sortFloats(got)
+				if !slices.Equal(got, want) {
+					t.Fatalf("n=%d mod=%d %s: not sorted", n, mod, pattern)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkKLLUpdateFewValues(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	xs := make([]float64, 1<<16)
+	for i := range xs {
+		xs[i] = float64(r.IntN(300)) / 10
+	}
+	s := NewKLL()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.Update(xs[i&(1<<16-1)])
+		i++
+	}
+}

@@ -22,6 +22,7 @@ import (
 // Throughput measurements, in the order they run within a repetition.
 const (
 	kindFloorA  = "floor A"
+	kindFloorAJ = "floor A-json"
 	kindFloorB  = "floor B"
 	kindMonitor = "monitor"
 	kindDuck    = "DuckDB"
@@ -136,6 +137,7 @@ func (b *bench) run() error {
 			run  func() (measurement, error)
 		}{
 			{kindFloorA, func() (measurement, error) { return b.runChild(modeFloorDecode, true, "-root", root) }},
+			{kindFloorAJ, func() (measurement, error) { return b.runChild(modeFloorJSON, true, "-root", root) }},
 			{kindFloorB, func() (measurement, error) { return b.runChild(modeFloorParse, true, "-root", root) }},
 			{kindMonitor, func() (measurement, error) {
 				args := []string{"-root", root, "-baseline", b.baseDir, "-n", n}
@@ -171,7 +173,7 @@ func (b *bench) run() error {
 				return fmt.Errorf("%s (rep %d) read %d rows, want %d", s.kind, rep, m.res.Rows, cfg.n)
 			}
 			b.thr[s.kind] = append(b.thr[s.kind], m)
-			logf("[rep %d/%d] %-8s %9.0f rows/s %7.1f MB/s  %6.2fs  cpu %6.2fs  peak rss %s (ru_maxrss %s, self %s)  other procs %s cores",
+			logf("[rep %d/%d] %-12s %9.0f rows/s %7.1f MB/s  %6.2fs  cpu %6.2fs  peak rss %s (ru_maxrss %s, self %s)  other procs %s cores",
 				rep, cfg.reps, s.kind, m.rowsPerSec(), float64(b.main.bytes)/m.res.Seconds/1e6, m.res.Seconds, m.cpu,
 				fmtMiB(m.peak), fmtMiB(m.ruMaxRSS), fmtMiB(m.res.SelfMaxRSS), fmtFloat(m.other, 2))
 		}

@@ -27,6 +27,7 @@ import (
 // Child modes: what one child process measures.
 const (
 	modeFloorDecode = "floor-decode" // floor A
+	modeFloorJSON   = "floor-json"   // floor A-json
 	modeFloorParse  = "floor-parse"  // floor B
 	modeMonitor     = "monitor"      // monitor.Run over the window
 	modeProfile     = "profile"      // monitor.ProfileDataset over a CSV
@@ -63,7 +64,7 @@ type childResult struct {
 
 func childMain(args []string) int {
 	fs := flag.NewFlagSet("monitorbench -child", flag.ContinueOnError)
-	mode := fs.String("mode", "", "floor-decode | floor-parse | monitor | profile")
+	mode := fs.String("mode", "", "floor-decode | floor-json | floor-parse | monitor | profile")
 	root := fs.String("root", "", "capture bucket root (floors, monitor) or CSV file (profile)")
 	baseline := fs.String("baseline", "", "folder holding statistics.json and constraints.json (monitor)")
 	n := fs.Int("n", 0, "capture lines in the tree (monitor: sets the window)")
@@ -88,12 +89,12 @@ func childRun(mode, root, baseline string, n int, progress bool, cpuprofile stri
 	ctx := context.Background()
 	var timed func() (*childResult, error)
 	switch mode {
-	case modeFloorDecode, modeFloorParse:
+	case modeFloorDecode, modeFloorJSON, modeFloorParse:
 		bucket, err := file.New(root)
 		if err != nil {
 			return nil, err
 		}
-		timed = func() (*childResult, error) { return floor(ctx, bucket, mode == modeFloorParse) }
+		timed = func() (*childResult, error) { return floor(ctx, bucket, mode == modeFloorJSON, mode == modeFloorParse) }
 	case modeMonitor:
 		bucket, err := file.New(root)
 		if err != nil {
@@ -147,11 +148,13 @@ func childRun(mode, root, baseline string, n int, progress bool, cpuprofile stri
 }
 
 // floor lists and reads every object of the endpoint variant and decodes
-// each line into one reused capture.Record (floor A). With parse it also
+// each line into one reused capture.Record with Glassbox's own decoder,
+// capture.DecodeRecordInto (floor A), or, with stdJSON, with the standard
+// library's encoding/json (v1) Unmarshal (floor A-json). With parse it also
 // splits both payloads at commas and parses every field as a float64
 // (floor B, "the parse floor"). It checks nothing else: no key layout, no
 // time window, no row assembly.
-func floor(ctx context.Context, bucket objstore.Bucket, parse bool) (*childResult, error) {
+func floor(ctx context.Context, bucket objstore.Bucket, stdJSON, parse bool) (*childResult, error) {
 	res := &childResult{}
 	var rec capture.Record
 	br := bufio.NewReaderSize(nil, 64<<10)
@@ -179,7 +182,13 @@ func floor(ctx context.Context, bucket objstore.Bucket, parse bool) (*childResul
 				return fmt.Errorf("read %s: %w", oi.Key, err)
 			}
 			if len(bytes.TrimSpace(line)) > 0 {
-				if derr := capture.DecodeRecordInto(line, &rec); derr != nil {
+				var derr error
+				if stdJSON {
+					derr = json.Unmarshal(line, &rec)
+				} else {
+					derr = capture.DecodeRecordInto(line, &rec)
+				}
+				if derr != nil {
 					return fmt.Errorf("%s: %w", oi.Key, derr)
 				}
 				res.Rows++
