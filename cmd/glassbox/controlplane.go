@@ -86,6 +86,8 @@ type endpointService struct {
 	store    endpoints.Store
 	gw       *gateway.Gateway
 	log      *slog.Logger
+	// redactKey keys capture.redact's hash tokens (loadRedactKey).
+	redactKey []byte
 	// onApply, if set, receives the endpoints now served after each
 	// reload (the monitor scheduler's schedules follow them).
 	onApply func([]config.Endpoint) error
@@ -134,7 +136,7 @@ func (s *endpointService) Reload(ctx context.Context) error {
 		}
 		cfg.Endpoints = append(cfg.Endpoints, *e)
 	}
-	eps, err := gatewayEndpoints(cfg)
+	eps, err := gatewayEndpointsWithKey(cfg, s.redactKey)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os/signal"
 	"syscall"
@@ -80,6 +79,9 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	if err != nil {
 		return err
 	}
+	if bucket, err = wrapBucket(ctx, cfg, bucket); err != nil { // encryption at rest (keyswire.go)
+		return err
+	}
 	db, err := openMetadata(ctx, cfg, log.With("component", "store"))
 	if err != nil {
 		return err
@@ -103,6 +105,11 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	if err != nil {
 		return err
 	}
+	redactKey, err := loadRedactKey(cfg.Storage.Spool) // redactwire.go
+	if err != nil {
+		closeQuickly(spool)
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{
 		Sink:          spool,
 		Authenticator: &invokeAuthenticator{tokens: db, authz: authz},
@@ -121,7 +128,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		closeQuickly(spool)
 		return err
 	}
-	svc := &endpointService{policies: cfg.Policies, store: db, gw: gw, log: log.With("component", "endpoints"),
+	svc := &endpointService{policies: cfg.Policies, store: db, gw: gw, log: log.With("component", "endpoints"), redactKey: redactKey,
 		onApply: func(eps []config.Endpoint) error { return sched.Apply(mon.apply(eps)) }}
 	if err := svc.Reload(ctx); err != nil {
 		closeQuickly(spool)
@@ -161,10 +168,10 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		closeQuickly(spool)
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	ln, err := listen(cfg.Server, log, logOut) // TLS when configured; warns in clear text (tlswire.go)
 	if err != nil {
 		closeQuickly(spool)
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		return err
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()

@@ -82,8 +82,9 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// capturePolicy translates an endpoint's capture section.
-func capturePolicy(e *config.Endpoint) *capture.Policy {
+// capturePolicy translates an endpoint's capture section. redactKey keys
+// the hash action of capture.redact (nil: a random key, for checks).
+func capturePolicy(e *config.Endpoint, redactKey []byte) (*capture.Policy, error) {
 	c := &e.Capture
 	p := &capture.Policy{
 		Endpoint:        e.Name,
@@ -105,19 +106,36 @@ func capturePolicy(e *config.Endpoint) *capture.Policy {
 			p.Output = true
 		}
 	}
-	return p
+	r, err := captureRedactor(c.Redact, redactKey) // redactwire.go
+	if err != nil {
+		return nil, err
+	}
+	p.Redactor = r
+	return p, nil
 }
 
-// gatewayEndpoints translates the endpoints section.
+// gatewayEndpoints translates the endpoints section for a check: hash
+// tokens of capture.redact would use a random key. Serving uses
+// gatewayEndpointsWithKey.
 func gatewayEndpoints(cfg *config.Config) ([]gateway.Endpoint, error) {
+	return gatewayEndpointsWithKey(cfg, nil)
+}
+
+// gatewayEndpointsWithKey translates the endpoints section; redactKey keys
+// capture.redact's hash tokens (loadRedactKey).
+func gatewayEndpointsWithKey(cfg *config.Config, redactKey []byte) ([]gateway.Endpoint, error) {
 	var eps []gateway.Endpoint
 	for i := range cfg.Endpoints {
 		e := &cfg.Endpoints[i]
+		pol, err := capturePolicy(e, redactKey)
+		if err != nil {
+			return nil, fmt.Errorf("endpoints[%d].capture.redact: %w", i, err)
+		}
 		ge := gateway.Endpoint{
 			Name:         e.Name,
 			Tags:         e.Tags,
 			RequireToken: e.Auth == config.AuthToken,
-			Capture:      capturePolicy(e),
+			Capture:      pol,
 			Timeout:      time.Duration(e.Timeout),
 			MaxBodyBytes: int64(e.MaxBodyBytes),
 		}
@@ -126,8 +144,12 @@ func gatewayEndpoints(cfg *config.Config) ([]gateway.Endpoint, error) {
 			if err != nil {
 				return nil, fmt.Errorf("endpoints[%d].variants[%d].upstream: %w", i, j, err)
 			}
+			tc, err := upstreamTLSConfig(v.TLS, fmt.Sprintf("endpoints[%d].variants[%d].tls", i, j)) // tlswire.go
+			if err != nil {
+				return nil, err
+			}
 			ge.Variants = append(ge.Variants, gateway.Variant{
-				Name: v.Name, Upstream: u, Weight: v.Weight, InvocationsPath: v.InvocationsPath,
+				Name: v.Name, Upstream: u, Weight: v.Weight, InvocationsPath: v.InvocationsPath, TLS: tc,
 			})
 		}
 		eps = append(eps, ge)

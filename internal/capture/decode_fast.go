@@ -124,7 +124,7 @@ var (
 	payloadKeys  = [...]string{"observedContentType", "mode", "data", "encoding"}
 	metadataKeys = [...]string{"eventId", "inferenceId", "customAttributes", "inferenceTime"}
 	extraKeys    = [...]string{"endpoint", "variant", "time", "status", "latency_us", "method", "path",
-		"input_bytes", "output_bytes", "input_truncated", "output_truncated", "error"}
+		"input_bytes", "output_bytes", "input_truncated", "output_truncated", "error", "redactions"}
 )
 
 // record decodes the whole line: one object, then only white space.
@@ -281,6 +281,8 @@ func (d *fastDecoder) extra(pe **Extra) bool {
 			return d.boolean(&e.OutputTruncated)
 		case 11:
 			return d.str(&e.Error)
+		case 12:
+			return d.strs(&e.Redactions)
 		}
 		return d.skip(0)
 	})
@@ -428,6 +430,48 @@ func (d *fastDecoder) str(dst *string) bool {
 	s, ok := d.stringValue(true)
 	*dst = s
 	return ok
+}
+
+// strs decodes an array of strings as encoding/json does into a []string:
+// null leaves *dst alone, [] gives an empty (not nil) slice, a null element
+// is "".
+func (d *fastDecoder) strs(dst *[]string) bool {
+	if d.null() {
+		return true
+	}
+	if d.i >= len(d.s) || d.s[d.i] != '[' {
+		return false
+	}
+	d.i++
+	d.ws()
+	out := []string{}
+	if d.i < len(d.s) && d.s[d.i] == ']' {
+		d.i++
+		*dst = out
+		return true
+	}
+	for {
+		var s string
+		if !d.str(&s) {
+			return false
+		}
+		out = append(out, s)
+		d.ws()
+		if d.i >= len(d.s) {
+			return false
+		}
+		switch d.s[d.i] {
+		case ',':
+			d.i++
+			d.ws()
+		case ']':
+			d.i++
+			*dst = out
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // integer decodes an integer that fits in the given number of bits, or

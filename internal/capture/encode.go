@@ -12,7 +12,11 @@ import (
 // newline) to dst, byte for byte what AppendRecord would write, without
 // building the intermediate Record or using reflection. The pipeline's
 // writer calls it once per record, so it is kept allocation-free.
-func AppendLine(dst []byte, ex *Exchange) []byte {
+func AppendLine(dst []byte, ex *Exchange) []byte { return appendLine(dst, ex, nil) }
+
+// appendLine is AppendLine with the payloads replaced by their redacted
+// form when rd is not nil (see appendLineRedacted).
+func appendLine(dst []byte, ex *Exchange, rd *redacted) []byte {
 	p := ex.Policy
 	limit := p.PayloadLimit()
 	var inTrunc, outTrunc bool
@@ -21,6 +25,9 @@ func AppendLine(dst []byte, ex *Exchange) []byte {
 		var in []byte
 		in, inTrunc = truncate(ex.Input, limit)
 		inTrunc = inTrunc || int64(len(ex.Input)) < ex.InputSize
+		if rd != nil {
+			in = rd.input
+		}
 		dst = append(dst, `"endpointInput":`...)
 		dst = appendPayload(dst, p.ContentTypes, ModeInput, ex.InputContentType, in)
 	}
@@ -28,6 +35,9 @@ func AppendLine(dst []byte, ex *Exchange) []byte {
 		var out []byte
 		out, outTrunc = truncate(ex.Output, limit)
 		outTrunc = outTrunc || int64(len(ex.Output)) < ex.OutputSize
+		if rd != nil {
+			out = rd.output
+		}
 		if p.Input {
 			dst = append(dst, ',')
 		}
@@ -80,6 +90,16 @@ func AppendLine(dst []byte, ex *Exchange) []byte {
 		if ex.Error != "" {
 			dst = append(dst, `,"error":`...)
 			dst = appendString(dst, ex.Error)
+		}
+		if rd != nil && len(rd.fired) > 0 {
+			dst = append(dst, `,"redactions":[`...)
+			for i, id := range rd.fired {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendString(dst, id)
+			}
+			dst = append(dst, ']')
 		}
 		dst = append(dst, '}')
 	}

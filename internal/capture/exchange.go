@@ -30,6 +30,9 @@ type Policy struct {
 	// RejectWhenFull refuses (503) exchanges that would be captured while
 	// the spool is full, instead of serving them and dropping the record.
 	RejectWhenFull bool
+	// Redactor, when set, redacts each payload in the spool's writer before
+	// the record is encoded, so clear values never reach the spool.
+	Redactor Redactor
 }
 
 // Defaults for Policy fields left at zero.

@@ -91,6 +91,9 @@ type Extra struct {
 	OutputTruncated bool `json:"output_truncated,omitempty"`
 	// Error describes a failure of the exchange (upstream down, timeout...).
 	Error string `json:"error,omitempty"`
+	// Redactions lists the redaction rules that changed the payloads, by
+	// id ("email:hash", "json_path:$.applicant.ssn:drop"); never a value.
+	Redactions []string `json:"redactions,omitempty"`
 }
 
 // Time parses eventMetadata.inferenceTime. It accepts SageMaker's

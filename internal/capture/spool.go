@@ -512,7 +512,12 @@ func (s *Spool) writeBatch(batch []*spoolReq) {
 		if y := ex.Time.Year(); y < 1678 || y > 2261 {
 			ex.Time = s.opts.Now() // a frame holds int64 Unix nanoseconds
 		}
-		s.scratch = AppendLine(s.scratch[:0], ex)
+		var rerr error
+		if s.scratch, rerr = appendLineRedacted(s.scratch[:0], ex); rerr != nil {
+			s.refuse(r, DropRedactionFailed, &glassbox.Error{Code: glassbox.EUnavailable, Err: rerr,
+				Message: "capture record could not be redacted; it was not written"})
+			continue
+		}
 		t := ex.Time.UTC()
 		endpoint, variant := ex.Policy.Endpoint, ex.Variant
 		pol := ex.Policy

@@ -55,6 +55,9 @@ type Config struct {
 	// Monitoring holds settings shared by every endpoint's monitor: where
 	// reports go and who is notified.
 	Monitoring Monitoring `yaml:"monitoring"`
+	// Keys configures the key provider for envelope encryption at rest
+	// (see Keys and keys.go). Default: none.
+	Keys Keys `yaml:"keys"`
 }
 
 // Server configures the gateway's HTTP listener.
@@ -73,6 +76,9 @@ type Server struct {
 	// MaxBodyBytes is the request body limit; larger bodies get 413.
 	// Default 6 MiB (6291456, SageMaker's payload limit); must be >= 1.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// TLS serves the listener over TLS, with optional client certificates.
+	// Default: off (clear text; serve warns when Listen is not loopback).
+	TLS ServerTLS `yaml:"tls"`
 }
 
 // Storage says where captured data goes.
@@ -199,6 +205,10 @@ type Variant struct {
 	// Default "/invocations" (the SageMaker container contract); must start
 	// with "/" and contain no query or fragment.
 	InvocationsPath string `yaml:"invocations_path"`
+	// TLS configures the connection to an https Upstream: a private CA,
+	// a client certificate, the server name. Default nil (system roots, no
+	// client certificate); only for https upstreams.
+	TLS *UpstreamTLS `yaml:"tls,omitempty"`
 }
 
 // Capture configures SageMaker-style data capture for an endpoint. Use
@@ -246,6 +256,14 @@ type Capture struct {
 	// Strict, when true, makes records carry only SageMaker's keys (no
 	// "glassbox" extra object). Default false.
 	Strict bool `yaml:"strict"`
+	// Encrypt, when true, stores this endpoint's capture objects encrypted
+	// with a fresh data key each, wrapped by the keys provider (which must
+	// be set). Default false.
+	Encrypt bool `yaml:"encrypt,omitempty"`
+	// Redact lists PII redaction rules applied to both payloads before the
+	// record is written (see RedactRule and docs/redaction.md). Default
+	// none.
+	Redact []RedactRule `yaml:"redact,omitempty"`
 }
 
 // Endpoint returns the endpoint called name and true, or nil and false when

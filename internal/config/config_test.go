@@ -128,6 +128,7 @@ func TestParse_defaults(t *testing.T) {
 			IdleTimeout:       config.Duration(120 * time.Second),
 			ShutdownTimeout:   config.Duration(30 * time.Second),
 			MaxBodyBytes:      6291456,
+			TLS:               config.ServerTLS{ClientAuth: "none"},
 		},
 		Storage: config.Storage{
 			Blob:               "file:///var/lib/glassbox/data",

@@ -58,6 +58,9 @@ func Default() *Config {
 			IdleTimeout:       Duration(120 * time.Second),
 			ShutdownTimeout:   Duration(30 * time.Second),
 			MaxBodyBytes:      6 * MiB,
+			TLS: ServerTLS{ // off: clear-text HTTP
+				ClientAuth: ClientAuthNone,
+			},
 		},
 		Storage: Storage{
 			Blob:               "file://./glassbox-data",
@@ -89,6 +92,11 @@ func Default() *Config {
 			ReportsPrefix: "reports",
 			Webhooks:      nil,
 		},
+		Keys: Keys{
+			Provider: KeysProviderNone, // no encryption at rest
+			Keyring:  "",               // required with provider local
+			KMSKeyID: "",               // required with provider awskms
+		},
 	}
 }
 
@@ -117,6 +125,7 @@ func DefaultEndpoint() Endpoint {
 			MaxObjectBytes:   64 * MiB,
 			MaxPayloadBytes:  6 * MiB,
 			Strict:           false,
+			Encrypt:          false, // needs keys.provider
 		},
 		Monitor: DefaultMonitor(), // formats auto, share_threshold 0.5, no schedules
 	}

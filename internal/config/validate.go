@@ -124,6 +124,7 @@ func (c *Config) Validate() error {
 	validateRoles(c.Roles, &ps)
 	c.OIDC.validate(c.Roles, &ps)
 	c.Monitoring.validate(&ps)
+	c.Keys.validate(&ps, c.Endpoints) // keys.go
 	checkMetadataURL(c.Storage.Metadata, &ps)
 	if len(ps) == 0 {
 		for i := range c.Endpoints {
@@ -160,6 +161,7 @@ func (s *Server) validate(ps *problems) {
 	positive(ps, "server.idle_timeout", s.IdleTimeout)
 	positive(ps, "server.shutdown_timeout", s.ShutdownTimeout)
 	atLeast(ps, "server.max_body_bytes", s.MaxBodyBytes, 1)
+	s.TLS.validate(ps, "server.tls")
 }
 
 func (s *Storage) validate(ps *problems) {
@@ -324,6 +326,9 @@ func (v *Variant) validate(ps *problems, path string) {
 	case strings.ContainsAny(v.InvocationsPath, "?#"):
 		ps.add(path+".invocations_path", "must not contain a query or fragment, got %s", quote(v.InvocationsPath))
 	}
+	if v.TLS != nil {
+		v.TLS.validate(ps, path+".tls", v.Upstream)
+	}
 }
 
 func (c *Capture) validate(ps *problems, path string) {
@@ -359,6 +364,7 @@ func (c *Capture) validate(ps *problems, path string) {
 	}
 	atLeast(ps, path+".max_object_bytes", c.MaxObjectBytes, KiB)
 	atLeast(ps, path+".max_payload_bytes", c.MaxPayloadBytes, 1)
+	validateRedact(ps, path+".redact", c.Redact) // redact.go
 }
 
 // checkContentTypes applies SageMaker's rules for a capture content-type list.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -42,6 +43,12 @@ type Variant struct {
 	Weight float64
 	// InvocationsPath is appended to Upstream for the invocations route.
 	InvocationsPath string
+	// TLS configures connections to an https Upstream: trusted roots, a
+	// client certificate, the expected server name. Nil means Go's defaults
+	// (the system roots, no client certificate). The caller builds it (the
+	// gateway reads no files) and must not change it once applied. A variant
+	// with TLS gets a connection pool of its own.
+	TLS *tls.Config
 }
 
 // Defaults for Endpoint fields left at zero.
@@ -59,8 +66,9 @@ type endpoint struct {
 	cum      []float64 // cumulative weights, parallel to Variants
 	total    float64
 	proxy    *httputil.ReverseProxy
-	tr       *http.Transport
-	series   map[string]*seriesCache // by variant name; "" for requests refused before a variant was picked
+	tr       *http.Transport            // variants without TLS
+	trs      map[string]*http.Transport // by variant name, variants with TLS
+	series   map[string]*seriesCache    // by variant name; "" for requests refused before a variant was picked
 }
 
 func (g *Gateway) newEndpoint(e Endpoint) (*endpoint, error) {
@@ -100,9 +108,27 @@ func (g *Gateway) newEndpoint(e Endpoint) (*endpoint, error) {
 		return nil, fmt.Errorf("endpoint %s: every variant has weight 0", e.Name)
 	}
 	ep.tr = newTransport(e.Timeout)
+	var rt http.RoundTripper = ep.tr
+	for i := range ep.Variants {
+		v := &ep.Variants[i]
+		if v.TLS == nil {
+			continue
+		}
+		if v.TLS.InsecureSkipVerify {
+			g.log.Warn("upstream TLS certificate verification is disabled (insecure_skip_verify): anyone on the path can impersonate the model server",
+				"endpoint", e.Name, "variant", v.Name, "upstream", v.Upstream.Redacted())
+		}
+		if ep.trs == nil {
+			ep.trs = map[string]*http.Transport{}
+			rt = variantTransport{ep}
+		}
+		tr := newTransport(e.Timeout)
+		tr.TLSClientConfig = v.TLS
+		ep.trs[v.Name] = tr
+	}
 	ep.proxy = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      ep.tr,
+		Transport:      rt,
 		BufferPool:     g.copyBufs,
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
@@ -129,6 +155,28 @@ func newTransport(responseTimeout time.Duration) *http.Transport {
 		// The gateway passes bodies through untouched; transparent
 		// decompression would change what the client and capture see.
 		DisableCompression: true,
+	}
+}
+
+// variantTransport sends each request through the transport of the
+// variant it was routed to; endpoints whose variants all lack TLS use the
+// shared transport directly.
+type variantTransport struct{ ep *endpoint }
+
+func (t variantTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if x, ok := r.Context().Value(ctxKey{}).(*exchange); ok {
+		if tr := t.ep.trs[x.v.Name]; tr != nil {
+			return tr.RoundTrip(r)
+		}
+	}
+	return t.ep.tr.RoundTrip(r)
+}
+
+// closeIdle closes the idle upstream connections of every transport.
+func (ep *endpoint) closeIdle() {
+	ep.tr.CloseIdleConnections()
+	for _, tr := range ep.trs {
+		tr.CloseIdleConnections()
 	}
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -152,7 +153,7 @@ func (g *Gateway) Apply(eps []Endpoint) error {
 	if old := g.endpoints.Swap(&next); old != nil {
 		for name, ep := range *old {
 			if _, kept := next[name]; !kept {
-				ep.tr.CloseIdleConnections()
+				ep.closeIdle()
 			}
 		}
 	}
@@ -485,11 +486,33 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		status, code = http.StatusGatewayTimeout, glassbox.ETimeout
 		msg = "upstream of endpoint " + x.ep.Name + " variant " + x.v.Name + " did not answer within " + x.ep.Timeout.String()
+	default:
+		if tlsMsg := tlsProblem(err); tlsMsg != "" {
+			msg = "upstream of endpoint " + x.ep.Name + " variant " + x.v.Name + " " + tlsMsg
+		}
 	}
 	x.status, x.hasResp, x.errMsg = status, false, msg+": "+err.Error()
 	w.Header().Set(HeaderInvokedVariant, x.v.Name)
 	w.Header().Set(HeaderEventID, x.eventID)
 	writeError(w, &glassbox.Error{Code: code, Message: msg}, status)
+}
+
+// tlsProblem describes a failed TLS connection to an upstream for the
+// client's error message (the gateway's own configuration is at fault, and
+// the client cannot see it otherwise), or returns "" for other errors.
+func tlsProblem(err error) string {
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &cv):
+		return "failed TLS certificate verification (check the variant's tls.ca_file and tls.server_name): " + cv.Err.Error()
+	case errors.As(err, &rh):
+		return "did not answer in TLS (is the upstream URL meant to be http://?)"
+	case errors.As(err, &oe) && oe.Op == "remote error":
+		return "refused the TLS handshake (check the variant's tls.cert_file and tls.key_file): " + oe.Err.Error()
+	}
+	return ""
 }
 
 // finish records metrics and hands a sampled exchange to the sink. Its

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/glassbox-dev/glassbox/internal/capture"
+	"github.com/glassbox-dev/glassbox/internal/config"
+	"github.com/glassbox-dev/glassbox/internal/redact"
+)
+
+// redactKeyFile is the per-install HMAC key of capture.redact's hash
+// action, in the spool folder.
+//
+// TODO(keys): take the key from the keys provider (keys.provider: local |
+// awskms, issue 6 part 1) once it exists, and keep this file only as the
+// source to migrate from, so tokens stay stable across the switch.
+const redactKeyFile = "redact.key"
+
+// redactKeyBytes is the size of a new key.
+const redactKeyBytes = 32
+
+// loadRedactKey returns the install's redaction key from
+// <spool>/redact.key, creating it (32 random bytes, mode 0600) on first
+// start. Keeping it means one value keeps its token across restarts.
+func loadRedactKey(spoolDir string) ([]byte, error) {
+	path := filepath.Join(spoolDir, redactKeyFile)
+	key, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if len(key) < 16 {
+			return nil, fmt.Errorf("read redaction key %s: %d bytes, want at least 16; remove it to create a new one (hash tokens will change)", path, len(key))
+		}
+		return key, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read redaction key: %w", err)
+	}
+	if err := os.MkdirAll(spoolDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create redaction key: %w", err)
+	}
+	key = make([]byte, redactKeyBytes)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("create redaction key: %w", err)
+	}
+	// Durable recipe: temp file, fsync, link into place (never replacing a
+	// key another process created meanwhile), fsync the folder.
+	tmp, err := os.CreateTemp(spoolDir, ".redact-key-*")
+	if err != nil {
+		return nil, fmt.Errorf("create redaction key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("create redaction key: %w", err)
+	}
+	_, err = tmp.Write(key)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return loadRedactKey(spoolDir) // another process won the race
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create redaction key: %w", err)
+	}
+	if d, err := os.Open(spoolDir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return key, nil
+}
+
+// captureRedactor builds an endpoint's redactor from its capture.redact
+// rules, or returns nil when there are none. A nil key (build-only checks
+// such as 'glassbox config check') gets a random one, so a misused check
+// build can never produce guessable tokens.
+func captureRedactor(rules []config.RedactRule, key []byte) (capture.Redactor, error) {
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	if key == nil {
+		key = make([]byte, redactKeyBytes)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+	}
+	rs := make([]redact.Rule, len(rules))
+	for i, r := range rules {
+		rs[i] = redact.Rule{Detector: r.Detector, JSONPath: r.JSONPath, CSVColumn: r.CSVColumn, Action: redact.Action(r.Action)}
+	}
+	r, err := redact.New(rs, key)
+	if err != nil {
+		return nil, err
+	}
+	return payloadRedactor{r}, nil
+}
+
+// payloadRedactor adapts redact.Redactor to capture.Redactor: CSV and JSON
+// payloads are read as such, anything else (BASE64) as text.
+type payloadRedactor struct{ r *redact.Redactor }
+
+var _ capture.Redactor = payloadRedactor{}
+
+func (p payloadRedactor) Redact(data []byte, encoding string) ([]byte, []string, error) {
+	f := redact.Text
+	switch encoding {
+	case capture.EncodingCSV:
+		f = redact.CSV
+	case capture.EncodingJSON:
+		f = redact.JSON
+	}
+	return p.r.Apply(data, f)
+}
