@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/glassbox-dev/glassbox/internal/capture"
+	"github.com/glassbox-dev/glassbox/internal/config"
+	"github.com/glassbox-dev/glassbox/internal/keys"
+	"github.com/glassbox-dev/glassbox/internal/keys/kms"
+	"github.com/glassbox-dev/glassbox/internal/objstore"
+)
+
+// wrapBucket adds encryption at rest to the blob store of glassbox serve:
+// the capture objects of endpoints with capture.encrypt are encrypted, and
+// encrypted objects read back decrypted (monitor, API). Without a keys
+// section it returns b unchanged. A local keyring is created on first
+// start; a keyring that cannot be used stops the server.
+func wrapBucket(ctx context.Context, cfg *config.Config, b objstore.Bucket) (objstore.Bucket, error) {
+	if !cfg.Keys.Enabled() {
+		return b, nil
+	}
+	p, err := openKeyProvider(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	encrypted := map[string]bool{}
+	for i := range cfg.Endpoints {
+		if cfg.Endpoints[i].Capture.Encrypt {
+			encrypted[cfg.Endpoints[i].Name] = true
+		}
+	}
+	return capture.NewEncryptingBucket(b, p, func(key string) bool { return encrypted[capture.EndpointOf(key)] }), nil
+}
+
+// wrapReader makes a bucket that commands read captures from (captures,
+// monitor run, reindex) decrypt encrypted objects with cfg's key provider.
+// cfg may be nil (--blob without --config). It never creates a keyring; if
+// the provider cannot be opened, plain objects still read and encrypted
+// ones fail with the reason.
+func wrapReader(ctx context.Context, cfg *config.Config, b objstore.Bucket) objstore.Bucket {
+	if cfg == nil || !cfg.Keys.Enabled() {
+		return capture.NewEncryptingBucket(b, nil, nil) // says why an encrypted object cannot be read
+	}
+	p, err := openKeyProvider(ctx, cfg, false)
+	if err != nil {
+		p = failedProvider{name: providerName(cfg), err: err}
+	}
+	return capture.NewEncryptingBucket(b, p, nil)
+}
+
+// openKeyProvider builds the key provider of the keys section (which must
+// be enabled). create lets a local keyring be created.
+func openKeyProvider(ctx context.Context, cfg *config.Config, create bool) (keys.Provider, error) {
+	switch cfg.Keys.Provider {
+	case config.KeysProviderLocal:
+		k, err := keys.OpenKeyring(cfg.Keys.Keyring, keys.KeyringOptions{Create: create})
+		if err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		return k, nil
+	case config.KeysProviderAWSKMS:
+		p, err := kms.New(ctx, kms.Options{KeyID: cfg.Keys.KMSKeyID, StatePath: config.KMSStatePath(cfg.Storage.Spool)})
+		if err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("keys: unknown provider %q", cfg.Keys.Provider)
+}
+
+// providerName is the Name the configured provider would have.
+func providerName(cfg *config.Config) string {
+	if cfg.Keys.Provider == config.KeysProviderAWSKMS {
+		return "awskms:" + cfg.Keys.KMSKeyID
+	}
+	return "local:" + cfg.Keys.Keyring
+}
+
+// failedProvider stands in for a provider that could not be opened: every
+// operation returns why.
+type failedProvider struct {
+	name string
+	err  error
+}
+
+func (f failedProvider) NewDataKey(context.Context) ([]byte, []byte, error) { return nil, nil, f.err }
+func (f failedProvider) Unwrap(context.Context, []byte) ([]byte, error)     { return nil, f.err }
+func (f failedProvider) Secret(context.Context, string) ([]byte, error)     { return nil, f.err }
+func (f failedProvider) Name() string                                       { return f.name }
