@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSchedule$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 	$(GO) test -run='^$$' -fuzz='^FuzzProfileDataset$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 	$(GO) test -run='^$$' -fuzz='^FuzzReadBaseline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
+	$(GO) test -run='^$$' -fuzz='^FuzzRedact$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/redact/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/keys/
 
 ## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, monitor throughput/memory vs the decode floor and DuckDB, Go benchmarks
 bench:
