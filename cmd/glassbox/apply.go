@@ -151,7 +151,7 @@ location. Safe to run while Glassbox serves: entries are replaced, not added.`,
 				return err
 			}
 			defer db.Close()
-			n, err := capture.Reindex(ctx, &capture.Reader{Bucket: bucket}, db, func(objects, records int) {
+			n, err := capture.Reindex(ctx, &capture.Reader{Bucket: wrapReader(ctx, cfg, bucket)}, db, func(objects, records int) {
 				if objects%100 == 0 {
 					fmt.Fprintf(c.ErrOrStderr(), "\r%d objects, %d records", objects, records)
 				}

@@ -38,13 +38,16 @@ func (f *storeFlags) reader() (*capture.Reader, error) {
 		return nil, usagef("--output must be text or json, not %q", f.output)
 	}
 	blob, s3cfg := f.blob, f.s3
-	if blob == "" {
-		if f.config == "" {
-			return nil, usagef("say where the captures are: --config FILE or --blob URL")
-		}
-		cfg, err := config.Load(f.config)
-		if err != nil {
+	var cfg *config.Config // also read with --blob, for its keys section
+	if f.config != "" {
+		var err error
+		if cfg, err = config.Load(f.config); err != nil {
 			return nil, err
+		}
+	}
+	if blob == "" {
+		if cfg == nil {
+			return nil, usagef("say where the captures are: --config FILE or --blob URL")
 		}
 		blob, s3cfg = cfg.Storage.Blob, cfg.Storage.S3
 	}
@@ -55,7 +58,7 @@ func (f *storeFlags) reader() (*capture.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &capture.Reader{Bucket: b}, nil
+	return &capture.Reader{Bucket: wrapReader(context.Background(), cfg, b)}, nil // decrypts (keyswire.go)
 }
 
 func newCapturesCommand() *cobra.Command {

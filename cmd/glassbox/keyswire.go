@@ -14,9 +14,14 @@ import (
 // wrapBucket adds encryption at rest to the blob store of glassbox serve:
 // the capture objects of endpoints with capture.encrypt are encrypted, and
 // encrypted objects read back decrypted (monitor, API). Without a keys
-// section it returns b unchanged. A local keyring is created on first
-// start; a keyring that cannot be used stops the server.
+// section it returns b unchanged, unless an endpoint asks for encryption:
+// then it refuses, so nothing meant to be encrypted is stored in clear. A
+// local keyring is created on first start; a keyring that cannot be used
+// stops the server.
 func wrapBucket(ctx context.Context, cfg *config.Config, b objstore.Bucket) (objstore.Bucket, error) {
+	if err := cfg.EncryptWithoutKeys(); err != nil {
+		return nil, err
+	}
 	if !cfg.Keys.Enabled() {
 		return b, nil
 	}

@@ -92,6 +92,7 @@ Start with 'glassbox demo' to see it work with a built-in model, then
 		newTokenCommand(),
 		newRolesCommand(),
 		newAuditLogCommand(),
+		newKeysCommand(),
 		newVersionCommand(),
 	)
 	return root

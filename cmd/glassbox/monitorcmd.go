@@ -376,6 +376,7 @@ func runMonitorCommand(ctx context.Context, stdout, stderr io.Writer, req monito
 	if err != nil {
 		return err
 	}
+	captures = wrapReader(ctx, cfg, captures) // decrypts encrypted captures (keyswire.go)
 
 	// Baseline and row layout.
 	spec := monitorSpec{}

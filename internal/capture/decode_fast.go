@@ -124,7 +124,8 @@ var (
 	payloadKeys  = [...]string{"observedContentType", "mode", "data", "encoding"}
 	metadataKeys = [...]string{"eventId", "inferenceId", "customAttributes", "inferenceTime"}
 	extraKeys    = [...]string{"endpoint", "variant", "time", "status", "latency_us", "method", "path",
-		"input_bytes", "output_bytes", "input_truncated", "output_truncated", "error", "redactions"}
+		"input_bytes", "output_bytes", "input_truncated", "output_truncated", "error", "redactions",
+		"payload_stripped"}
 )
 
 // record decodes the whole line: one object, then only white space.
@@ -283,6 +284,8 @@ func (d *fastDecoder) extra(pe **Extra) bool {
 			return d.str(&e.Error)
 		case 12:
 			return d.strs(&e.Redactions)
+		case 13:
+			return d.boolean(&e.PayloadStripped)
 		}
 		return d.skip(0)
 	})

@@ -93,9 +93,11 @@ func encryptTo(ctx context.Context, p keys.Provider, w io.Writer, r io.Reader) e
 }
 
 // Get opens the object under key and, when it is encrypted, returns a
-// reader of its plaintext. Decryption errors (keys.ErrCorrupt,
-// keys.ErrTruncated, keys.ErrWrongKey) name the key; no unauthenticated
-// byte is ever returned.
+// reader of its plaintext. Errors met in the header (keys.ErrWrongKey,
+// keys.ErrCorrupt, ...) are returned by Get and name the key; errors met
+// while reading chunks (keys.ErrCorrupt, keys.ErrTruncated) are returned by
+// Read, and the caller names the object. No unauthenticated byte is ever
+// returned.
 func (e *EncryptingBucket) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, err := e.b.Get(ctx, key)
 	if err != nil {
@@ -119,7 +121,7 @@ func (e *EncryptingBucket) Get(ctx context.Context, key string) (io.ReadCloser, 
 		_ = rc.Close()
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	return readCloser{Reader: errPrefixReader{r: pr, key: key}, Closer: rc}, nil
+	return readCloser{Reader: pr, Closer: rc}, nil
 }
 
 // List lists the wrapped bucket; sizes are those of the stored objects.
@@ -139,18 +141,4 @@ func (e *EncryptingBucket) String() string { return e.b.String() }
 type readCloser struct {
 	io.Reader
 	io.Closer
-}
-
-// errPrefixReader names the object in decryption errors met while reading.
-type errPrefixReader struct {
-	r   io.Reader
-	key string
-}
-
-func (r errPrefixReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("read %s: %w", r.key, err)
-	}
-	return n, err
 }

@@ -113,6 +113,10 @@ func (r *Reader) scanObject(ctx context.Context, key string, f Filter, needle []
 	br := bufio.NewReaderSize(rc, 64<<10)
 	for n := 1; ; n++ {
 		line, err := br.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			// Not a partial line to decode: a read or decryption error.
+			return fmt.Errorf("read capture object %s: %w", key, err)
+		}
 		if len(bytes.TrimSpace(line)) > 0 && (needle == nil || bytes.Contains(line, needle)) {
 			rec, derr := DecodeRecord(line)
 			if derr != nil {

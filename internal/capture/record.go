@@ -94,6 +94,9 @@ type Extra struct {
 	// Redactions lists the redaction rules that changed the payloads, by
 	// id ("email:hash", "json_path:$.applicant.ssn:drop"); never a value.
 	Redactions []string `json:"redactions,omitempty"`
+	// PayloadStripped reports that the retention sweeper emptied the
+	// payloads' data after capture.payload_retention_days (retention.go).
+	PayloadStripped bool `json:"payload_stripped,omitempty"`
 }
 
 // Time parses eventMetadata.inferenceTime. It accepts SageMaker's

@@ -264,6 +264,15 @@ type Capture struct {
 	// record is written (see RedactRule and docs/redaction.md). Default
 	// none.
 	Redact []RedactRule `yaml:"redact,omitempty"`
+	// RetentionDays deletes this endpoint's capture objects once their
+	// hour ended more than this many days ago (see retention.go and
+	// docs/retention.md). Default 0: keep forever; at most 36500.
+	RetentionDays int `yaml:"retention_days,omitempty"`
+	// PayloadRetentionDays empties the payload data of capture objects
+	// older than this many days, keeping their metadata; it must be less
+	// than RetentionDays when both are set. Default 0: keep payloads until
+	// the object is deleted.
+	PayloadRetentionDays int `yaml:"payload_retention_days,omitempty"`
 }
 
 // Endpoint returns the endpoint called name and true, or nil and false when

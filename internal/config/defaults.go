@@ -126,6 +126,10 @@ func DefaultEndpoint() Endpoint {
 			MaxPayloadBytes:  6 * MiB,
 			Strict:           false,
 			Encrypt:          false, // needs keys.provider
+
+			// Retention (retention.go): keep objects and payloads forever.
+			RetentionDays:        0,
+			PayloadRetentionDays: 0,
 		},
 		Monitor: DefaultMonitor(), // formats auto, share_threshold 0.5, no schedules
 	}

@@ -43,9 +43,10 @@ func KMSStatePath(spool string) string {
 	return filepath.Clean(spool) + ".kms-state.json"
 }
 
-// validate checks the keys section and, against it, every endpoint's
-// capture.encrypt.
-func (k *Keys) validate(ps *problems, endpoints []Endpoint) {
+// validate checks the keys section. Whether endpoints with capture.encrypt
+// have a provider is checked by EncryptWithoutKeys, not here: endpoints
+// are also parsed one by one (ParseEndpoint), without the keys section.
+func (k *Keys) validate(ps *problems) {
 	switch k.Provider {
 	case KeysProviderNone:
 		if k.Keyring != "" {
@@ -53,13 +54,6 @@ func (k *Keys) validate(ps *problems, endpoints []Endpoint) {
 		}
 		if k.KMSKeyID != "" {
 			ps.add("keys.kms_key_id", "applies only with provider: %s, but keys.provider is not set", KeysProviderAWSKMS)
-		}
-		for i := range endpoints {
-			if endpoints[i].Capture.Encrypt {
-				ps.add(fmt.Sprintf("endpoints[%d].capture.encrypt", i),
-					"needs a key provider: set keys.provider to %s (with keys.keyring) or %s (with keys.kms_key_id)",
-					KeysProviderLocal, KeysProviderAWSKMS)
-			}
 		}
 	case KeysProviderLocal:
 		if k.Keyring == "" {
@@ -83,4 +77,26 @@ func (k *Keys) validate(ps *problems, endpoints []Endpoint) {
 	default:
 		ps.add("keys.provider", "invalid provider %s: want %s or %s", quote(k.Provider), KeysProviderLocal, KeysProviderAWSKMS)
 	}
+}
+
+// EncryptWithoutKeys returns a ValidationError naming every endpoint of c
+// that sets capture.encrypt while keys.provider is not set, or nil.
+// glassbox serve refuses to start on it, rather than store in clear what
+// was meant to be encrypted.
+func (c *Config) EncryptWithoutKeys() error {
+	if c.Keys.Enabled() {
+		return nil
+	}
+	var ps problems
+	for i := range c.Endpoints {
+		if c.Endpoints[i].Capture.Encrypt {
+			ps.add(fmt.Sprintf("endpoints[%d].capture.encrypt", i),
+				"needs a key provider: set keys.provider to %s (with keys.keyring) or %s (with keys.kms_key_id)",
+				KeysProviderLocal, KeysProviderAWSKMS)
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return ValidationError{Problems: ps}
 }

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,5 +26,25 @@ func TestParse_keys(t *testing.T) {
 	}
 	if got := config.KMSStatePath("/var/lib/glassbox/spool/"); got != "/var/lib/glassbox/spool.kms-state.json" {
 		t.Errorf("KMSStatePath = %q", got)
+	}
+}
+
+func TestConfig_EncryptWithoutKeys(t *testing.T) {
+	cfg := mustParse(t, `endpoints:
+  - name: churn
+    variants: [{name: AllTraffic, upstream: "http://127.0.0.1:9001"}]
+    capture: {encrypt: true}
+`)
+	err := cfg.EncryptWithoutKeys()
+	if err == nil || !strings.Contains(err.Error(), "endpoints[0].capture.encrypt: needs a key provider") {
+		t.Fatalf("EncryptWithoutKeys = %v", err)
+	}
+	cfg.Keys = config.Keys{Provider: config.KeysProviderLocal, Keyring: "/k.json"}
+	if err := cfg.EncryptWithoutKeys(); err != nil {
+		t.Fatalf("with a provider: %v", err)
+	}
+	// A single endpoint parses without the keys section (the API's path).
+	if _, err := config.ParseEndpoint([]byte(`{"name": "x", "variants": [{"name": "v", "upstream": "http://127.0.0.1:1"}], "capture": {"encrypt": true}}`), config.Policies{}); err != nil {
+		t.Fatalf("ParseEndpoint with capture.encrypt: %v", err)
 	}
 }

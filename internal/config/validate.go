@@ -124,7 +124,7 @@ func (c *Config) Validate() error {
 	validateRoles(c.Roles, &ps)
 	c.OIDC.validate(c.Roles, &ps)
 	c.Monitoring.validate(&ps)
-	c.Keys.validate(&ps, c.Endpoints) // keys.go
+	c.Keys.validate(&ps) // keys.go
 	checkMetadataURL(c.Storage.Metadata, &ps)
 	if len(ps) == 0 {
 		for i := range c.Endpoints {
@@ -365,6 +365,7 @@ func (c *Capture) validate(ps *problems, path string) {
 	atLeast(ps, path+".max_object_bytes", c.MaxObjectBytes, KiB)
 	atLeast(ps, path+".max_payload_bytes", c.MaxPayloadBytes, 1)
 	validateRedact(ps, path+".redact", c.Redact) // redact.go
+	c.validateRetention(ps, path)                // retention.go
 }
 
 // checkContentTypes applies SageMaker's rules for a capture content-type list.

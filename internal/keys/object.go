@@ -348,8 +348,10 @@ func (r *decReader) next() error {
 		} else if perr != nil {
 			return fmt.Errorf("decrypt: read chunk %d: %w", r.idx+1, perr)
 		}
+	case err == io.EOF && r.idx == 0:
+		return fmt.Errorf("decrypt: %w: no chunk after the header", ErrTruncated)
 	case err == io.EOF:
-		return fmt.Errorf("decrypt: %w: ends after chunk %d, which is not the final chunk", ErrTruncated, r.idx)
+		return fmt.Errorf("decrypt: %w: ends after chunk %d, which is not the final chunk", ErrTruncated, r.idx-1)
 	case err == io.ErrUnexpectedEOF:
 		last = true
 		seg = seg[:n]
