@@ -88,6 +88,9 @@ type endpointService struct {
 	log      *slog.Logger
 	// redactKey keys capture.redact's hash tokens (loadRedactKey).
 	redactKey []byte
+	// keysEnabled says whether the server has a keys provider, which
+	// capture.encrypt needs.
+	keysEnabled bool
 	// onApply, if set, receives the endpoints now served after each
 	// reload (the monitor scheduler's schedules follow them).
 	onApply func([]config.Endpoint) error
@@ -101,6 +104,9 @@ func (s *endpointService) Prepare(spec []byte) (endpoints.Record, error) {
 	e, err := config.ParseEndpoint(spec, s.policies)
 	if err != nil {
 		return endpoints.Record{}, &glassbox.Error{Code: glassbox.EInvalid, Message: "invalid endpoint: " + err.Error()}
+	}
+	if e.Capture.Encrypt && !s.keysEnabled {
+		return endpoints.Record{}, &glassbox.Error{Code: glassbox.EInvalid, Message: "invalid endpoint: capture.encrypt: this server has no keys provider (set keys.provider in its config); refusing to store captures in clear"}
 	}
 	// The gateway must accept it too (a build-only check, nothing changes).
 	if _, err := gatewayEndpoints(&config.Config{Endpoints: []config.Endpoint{*e}}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -383,4 +384,58 @@ keys:
 	if code == 0 || !strings.Contains(errs, "cannot unwrap the data key") || strings.Contains(out, encMarker) {
 		t.Errorf("captures get with another KMS key: exit %d, %s%s", code, out, errs)
 	}
+}
+
+// TestEncryption_AppliedEndpoints: an endpoint added through the API with
+// capture.encrypt is encrypted from its first object; a server without a
+// keys provider refuses such an endpoint instead of storing it in clear.
+func TestEncryption_AppliedEndpoints(t *testing.T) {
+	m := startTestModel(t, echoModel("text/csv"))
+	t.Setenv(BootstrapTokenEnv, testAdminToken)
+	decl := fmt.Sprintf("endpoints:\n  - name: late\n    tags: {owner: risk}\n    variants: [{name: A, upstream: %q}]\n    capture: {encrypt: true, max_object_seconds: 1}\n", m.URL)
+
+	// Without keys: refused, naming the reason.
+	dir := t.TempDir()
+	s := startServer(t, cpConfig(dir, "", m.URL))
+	applyFile := filepath.Join(dir, "apply.yaml")
+	if err := os.WriteFile(applyFile, []byte(decl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := cli(t, s, testAdminToken, "apply", "-f", applyFile); code == 0 || !strings.Contains(out, "no keys provider") {
+		t.Fatalf("apply of an encrypted endpoint on a server without keys: exit %d, %s", code, out)
+	}
+
+	// With keys: applied live, and its objects are ciphertext.
+	dir = t.TempDir()
+	withKeys := cpConfig(dir, "", m.URL) + fmt.Sprintf("keys: {provider: local, keyring: %q}\n", filepath.Join(dir, "keyring.json"))
+	s = startServer(t, withKeys)
+	if err := os.WriteFile(applyFile, []byte(decl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := cli(t, s, testAdminToken, "apply", "-f", applyFile); code != 0 {
+		t.Fatalf("apply: exit %d, %s", code, out)
+	}
+	for i := range 3 {
+		body := fmt.Sprintf("%s,1.5,2.5\n%s-%d", encMarker, encMarker, i)
+		if resp, b := post(t, s.URL+"/endpoints/late/invocations", "text/csv", []byte(body), nil); resp.StatusCode != 200 {
+			t.Fatalf("invoke: %d %s", resp.StatusCode, b)
+		}
+	}
+	data, err := file.New(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var n int
+		_ = data.List(context.Background(), "late/", func(objstore.ObjectInfo) error { n++; return nil })
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no capture object of the applied endpoint reached the blob store")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	checkCiphertext(t, rawObjects(t, data, "late/"))
 }

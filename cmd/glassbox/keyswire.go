@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/glassbox-dev/glassbox/internal/capture"
 	"github.com/glassbox-dev/glassbox/internal/config"
@@ -18,24 +19,46 @@ import (
 // then it refuses, so nothing meant to be encrypted is stored in clear. A
 // local keyring is created on first start; a keyring that cannot be used
 // stops the server.
-func wrapBucket(ctx context.Context, cfg *config.Config, b objstore.Bucket) (objstore.Bucket, error) {
+//
+// The set of encrypted endpoints follows the endpoints served: the
+// returned encryptedSet is updated on every reload, so an endpoint added or
+// changed through the API is encrypted from its first object. p is the
+// keys provider (nil without a keys section).
+func wrapBucket(ctx context.Context, cfg *config.Config, b objstore.Bucket) (objstore.Bucket, *encryptedSet, keys.Provider, error) {
 	if err := cfg.EncryptWithoutKeys(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
+	set := &encryptedSet{}
+	set.apply(cfg.Endpoints)
 	if !cfg.Keys.Enabled() {
-		return b, nil
+		return b, set, nil, nil
 	}
 	p, err := openKeyProvider(ctx, cfg, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	encrypted := map[string]bool{}
-	for i := range cfg.Endpoints {
-		if cfg.Endpoints[i].Capture.Encrypt {
-			encrypted[cfg.Endpoints[i].Name] = true
+	return capture.NewEncryptingBucket(b, p, func(key string) bool { return set.has(capture.EndpointOf(key)) }), set, p, nil
+}
+
+// encryptedSet holds the names of the endpoints whose capture objects are
+// encrypted; it is read on every Put and replaced on every reload.
+type encryptedSet struct {
+	names atomic.Pointer[map[string]bool]
+}
+
+func (s *encryptedSet) apply(eps []config.Endpoint) {
+	m := map[string]bool{}
+	for i := range eps {
+		if eps[i].Capture.Encrypt {
+			m[eps[i].Name] = true
 		}
 	}
-	return capture.NewEncryptingBucket(b, p, func(key string) bool { return encrypted[capture.EndpointOf(key)] }), nil
+	s.names.Store(&m)
+}
+
+func (s *encryptedSet) has(endpoint string) bool {
+	m := s.names.Load()
+	return m != nil && (*m)[endpoint]
 }
 
 // wrapReader makes a bucket that commands read captures from (captures,

@@ -125,11 +125,11 @@ func TestRedact_endToEnd(t *testing.T) {
 // TestRedact_keyIsStable proves the key file is created once and reused.
 func TestRedact_keyIsStable(t *testing.T) {
 	dir := t.TempDir()
-	k1, err := loadRedactKey(dir)
+	k1, err := loadRedactKeyFile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := loadRedactKey(dir)
+	k2, err := loadRedactKeyFile(dir)
 	if err != nil || !bytes.Equal(k1, k2) || len(k1) != redactKeyBytes {
 		t.Fatalf("second load = %x, %v; want %x", k2, err, k1)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -10,24 +11,41 @@ import (
 
 	"github.com/glassbox-dev/glassbox/internal/capture"
 	"github.com/glassbox-dev/glassbox/internal/config"
+	"github.com/glassbox-dev/glassbox/internal/keys"
 	"github.com/glassbox-dev/glassbox/internal/redact"
 )
 
-// redactKeyFile is the per-install HMAC key of capture.redact's hash
-// action, in the spool folder.
-//
-// TODO(keys): take the key from the keys provider (keys.provider: local |
-// awskms, issue 6 part 1) once it exists, and keep this file only as the
-// source to migrate from, so tokens stay stable across the switch.
+// redactKeyFile holds the per-install HMAC key of capture.redact's hash
+// action, in the spool folder, for servers without a keys provider (and
+// for those that had one before they got a provider: see loadRedactKey).
 const redactKeyFile = "redact.key"
 
 // redactKeyBytes is the size of a new key.
 const redactKeyBytes = 32
 
-// loadRedactKey returns the install's redaction key from
+// loadRedactKey returns the key of capture.redact's hash tokens. A key
+// file <spool>/redact.key that already exists wins, so tokens stay the same
+// when a server gains a keys provider; otherwise the keys provider's
+// stable secret "redact-hmac" is used (the same on every server sharing the
+// provider, across key rotations); without a provider the key file is
+// created.
+func loadRedactKey(ctx context.Context, spoolDir string, p keys.Provider) ([]byte, error) {
+	if p != nil {
+		if _, err := os.Stat(filepath.Join(spoolDir, redactKeyFile)); errors.Is(err, fs.ErrNotExist) {
+			key, err := p.Secret(ctx, "redact-hmac")
+			if err != nil {
+				return nil, fmt.Errorf("redaction key from %s: %w", p.Name(), err)
+			}
+			return key, nil
+		}
+	}
+	return loadRedactKeyFile(spoolDir)
+}
+
+// loadRedactKeyFile returns the install's redaction key from
 // <spool>/redact.key, creating it (32 random bytes, mode 0600) on first
 // start. Keeping it means one value keeps its token across restarts.
-func loadRedactKey(spoolDir string) ([]byte, error) {
+func loadRedactKeyFile(spoolDir string) ([]byte, error) {
 	path := filepath.Join(spoolDir, redactKeyFile)
 	key, err := os.ReadFile(path)
 	switch {
@@ -68,7 +86,7 @@ func loadRedactKey(spoolDir string) ([]byte, error) {
 		err = os.Link(tmp.Name(), path)
 	}
 	if errors.Is(err, fs.ErrExist) {
-		return loadRedactKey(spoolDir) // another process won the race
+		return loadRedactKeyFile(spoolDir) // another process won the race
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create redaction key: %w", err)

@@ -79,7 +79,8 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	if err != nil {
 		return err
 	}
-	if bucket, err = wrapBucket(ctx, cfg, bucket); err != nil { // encryption at rest (keyswire.go)
+	bucket, encrypted, keyProvider, err := wrapBucket(ctx, cfg, bucket) // encryption at rest (keyswire.go)
+	if err != nil {
 		return err
 	}
 	db, err := openMetadata(ctx, cfg, log.With("component", "store"))
@@ -105,7 +106,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	if err != nil {
 		return err
 	}
-	redactKey, err := loadRedactKey(cfg.Storage.Spool) // redactwire.go
+	redactKey, err := loadRedactKey(ctx, cfg.Storage.Spool, keyProvider) // redactwire.go
 	if err != nil {
 		closeQuickly(spool)
 		return err
@@ -129,7 +130,11 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		return err
 	}
 	svc := &endpointService{policies: cfg.Policies, store: db, gw: gw, log: log.With("component", "endpoints"), redactKey: redactKey,
-		onApply: func(eps []config.Endpoint) error { return sched.Apply(mon.apply(eps)) }}
+		keysEnabled: keyProvider != nil,
+		onApply: func(eps []config.Endpoint) error {
+			encrypted.apply(eps)
+			return sched.Apply(mon.apply(eps))
+		}}
 	if err := svc.Reload(ctx); err != nil {
 		closeQuickly(spool)
 		return fmt.Errorf("load endpoints: %w", err)
