@@ -439,3 +439,132 @@ func TestEncryption_AppliedEndpoints(t *testing.T) {
 	}
 	checkCiphertext(t, rawObjects(t, data, "late/"))
 }
+
+// TestEncryption_SpoolAtRest: with a keys section the spool is encrypted
+// too. Records fsynced (durability: sync) while the blob store cannot be
+// written stay in the spool; no file of the spool folder holds the planted
+// marker, in clear or base64, whether its endpoint encrypts its objects or
+// not. Once the store is back, shutdown uploads every record.
+func TestEncryption_SpoolAtRest(t *testing.T) {
+	m := startTestModel(t, echoModel("text/csv"))
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	spool := filepath.Join(dir, "spool")
+	cfgPath := filepath.Join(dir, "glassbox.yaml")
+	yaml := fmt.Sprintf(`server: {listen: "127.0.0.1:0", shutdown_timeout: 20s}
+storage: {blob: "file://%s", spool: %q, spool_fsync_interval: 20ms}
+log: {level: error}
+keys:
+  provider: local
+  keyring: %q
+%s  - name: open
+    variants: [{name: AllTraffic, upstream: %q}]
+    capture: {durability: sync, max_object_seconds: 1}
+`, data, spool, filepath.Join(dir, "keys", "keyring.json"),
+		endpointYAML("secret", m.URL, "      encrypt: true\n      durability: sync\n      max_object_seconds: 1\n"), m.URL)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	started := make(chan string, 1)
+	go func() { done <- serve(ctx, cfg, io.Discard, started) }()
+	var base string
+	select {
+	case addr := <-started:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+
+	// The blob store becomes unwritable (a regular file where its folder
+	// was; chmod would not stop root).
+	aside := data + ".aside"
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(data, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(data, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Repeat(encMarker+",1.5,2.5\n", 220))
+	sent := map[string]int{}
+	for i := range 12 {
+		ep := []string{"secret", "open"}[i%2]
+		resp, _ := post(t, base+"/endpoints/"+ep+"/invocations", "text/csv", body, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s invocation status %d", ep, resp.StatusCode)
+		}
+		sent[ep]++
+		if i == 5 {
+			time.Sleep(1200 * time.Millisecond) // a segment seals and fails to upload
+		}
+	}
+
+	// Every record is fsynced (sync) and none uploaded: all are in the spool.
+	var segs []string
+	var spoolFiles []string
+	forms := [][]byte{[]byte(encMarker)}
+	for pad := range 3 {
+		b64 := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", pad) + encMarker + ",1.5,2.5\n" + encMarker))
+		forms = append(forms, []byte(b64[4:40]))
+	}
+	err = filepath.WalkDir(spool, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		spoolFiles = append(spoolFiles, path)
+		if strings.HasSuffix(path, ".seg") {
+			segs = append(segs, path)
+			if !bytes.HasPrefix(b, []byte("GBSPOOL2")) {
+				t.Errorf("%s is not an encrypted segment: %q", path, b[:min(8, len(b))])
+			}
+		}
+		for _, f := range forms {
+			if bytes.Contains(b, f) {
+				t.Errorf("%s holds the plaintext payload (%q)", path, f)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) < 2 {
+		t.Errorf("spool segments %v, want a sealed one waiting for the store and the active one (files %v)", segs, spoolFiles)
+	}
+
+	// The store is back; shutdown uploads everything.
+	if err := os.Remove(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(aside, data); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if got := countIDs(listCaptures(t, "--config", cfgPath, "--endpoint", "secret")); got != sent["secret"] {
+		t.Errorf("secret: %d records in the store, want %d", got, sent["secret"])
+	}
+	if got := countIDs(listCaptures(t, "--config", cfgPath, "--endpoint", "open")); got != sent["open"] {
+		t.Errorf("open: %d records in the store, want %d", got, sent["open"])
+	}
+	raw, err := file.New(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCiphertext(t, rawObjects(t, raw, "secret/"))
+}

@@ -93,6 +93,8 @@ Start with 'glassbox demo' to see it work with a built-in model, then
 		newRolesCommand(),
 		newAuditLogCommand(),
 		newKeysCommand(),
+		newVerifyCommand(),
+		newRetentionCommand(),
 		newVersionCommand(),
 	)
 	return root

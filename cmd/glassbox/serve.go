@@ -79,6 +79,14 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	if err != nil {
 		return err
 	}
+	// Tamper evidence, hashing what the store receives, below the
+	// encryption (digestwire.go). stop runs after spool.Close, so the
+	// shutdown digest lists the last objects.
+	digests, bucket, err := openDigests(ctx, cfg, bucket, log)
+	if err != nil {
+		return err
+	}
+	defer digests.stop()
 	bucket, encrypted, keyProvider, err := wrapBucket(ctx, cfg, bucket) // encryption at rest (keyswire.go)
 	if err != nil {
 		return err
@@ -102,6 +110,8 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	sopts.Logger = log.With("component", "capture")
 	sopts.Metrics = capture.NewMetrics(reg)
 	sopts.Index = db
+	sopts.ObjectHook = digests
+	sopts.Keys = keyProvider // with a keys section the spool is encrypted too (internal/capture/spoolcrypt.go)
 	spool, err := capture.OpenSpool(bucket, sopts)
 	if err != nil {
 		return err
@@ -183,6 +193,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	go svc.watch(watchCtx, 2*time.Second) // changes made by other processes
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(watchCtx) }()
+	defer startRetention(watchCtx, cfg, bucket, db, digests, log)() // hourly sweeps; stopped before db closes (retentionwire.go)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)
 	mux.Handle("/", gw)

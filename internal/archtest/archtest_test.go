@@ -59,6 +59,7 @@ func ranks() map[string]int {
 		"internal/auth":      rankDomain,
 		"internal/audit":     rankDomain,
 		"internal/endpoints": rankDomain,
+		"internal/digest":    rankDomain,
 
 		"internal/objstore/file": rankAdapter,
 		"internal/objstore/s3":   rankAdapter,

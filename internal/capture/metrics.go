@@ -29,6 +29,7 @@ type Metrics struct {
 	fsyncs        prometheus.Counter
 	fsyncDuration prometheus.Histogram
 	tornRecords   prometheus.Counter
+	spoolHeld     prometheus.Gauge
 	writeErrors   prometheus.Counter
 	uploaded      *prometheus.CounterVec
 	uploads       *prometheus.CounterVec
@@ -102,6 +103,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "glassbox_spool_torn_records_discarded_total",
 			Help: "Incomplete or corrupt records found at the tail of a spool segment at start and discarded.",
 		}),
+		spoolHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "glassbox_spool_segments_undecryptable",
+			Help: "Encrypted spool segments that cannot be decrypted with the configured keys; kept in the spool folder, not uploaded.",
+		}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "glassbox_spool_write_errors_total",
 			Help: "Failed writes or fsyncs of the spool (disk full, I/O errors).",
@@ -132,7 +137,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.sampled, m.sampledOut, m.written, m.dropped, m.bytesWritten,
 			m.objects, m.queueDepth, m.queueBytes,
 			m.spoolBytes, m.spoolRecords, m.spoolSegments, m.oldestUnsent, m.fsyncs,
-			m.fsyncDuration, m.tornRecords, m.writeErrors, m.uploaded, m.uploads,
+			m.fsyncDuration, m.tornRecords, m.spoolHeld, m.writeErrors, m.uploaded, m.uploads,
 			m.uploadBytes, m.uploadLatency, m.rejected)
 	}
 	return m

@@ -22,6 +22,10 @@ import (
 //	payload: version 1 (1 byte) | time unix-nanos int64 LE |
 //	         endpoint length uint16 LE | endpoint | variant length uint16 LE | variant |
 //	         capture line (JSON + "\n", the rest of the payload)
+//
+// An encrypted segment (version 2, spoolcrypt.go) has the magic "GBSPOOL2",
+// a key frame right after the header, and record frames whose stored bytes
+// are the payload sealed with AES-256-GCM; the CRC covers the sealed bytes.
 const (
 	segmentMagic      = "GBSPOOL1"
 	segmentHeaderSize = 24
@@ -74,15 +78,20 @@ func appendFrame(dst []byte, t time.Time, endpoint, variant string, line []byte)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(plen))
 	dst = binary.LittleEndian.AppendUint32(dst, 0) // checksum, filled below
 	p := len(dst)
+	dst = appendRecordPayload(dst, t, endpoint, variant, line)
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[p:], castagnoli))
+	return dst
+}
+
+// appendRecordPayload appends the payload of a record frame (unframed).
+func appendRecordPayload(dst []byte, t time.Time, endpoint, variant string, line []byte) []byte {
 	dst = append(dst, payloadVersion)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(t.UnixNano()))
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(endpoint)))
 	dst = append(dst, endpoint...)
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(variant)))
 	dst = append(dst, variant...)
-	dst = append(dst, line...)
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[p:], castagnoli))
-	return dst
+	return append(dst, line...)
 }
 
 // spoolRecord is a decoded frame: where its line is and what it belongs to.
@@ -90,6 +99,11 @@ type spoolRecord struct {
 	time              time.Time
 	endpoint, variant string
 	lineOff, lineLen  int64 // position of the capture line in the file
+	// In an encrypted segment lineOff is the position of the line in the
+	// decrypted payload, which is record frame number frame, stored
+	// (sealed) at file offset frameOff, frameLen bytes.
+	frameOff, frameLen int64
+	frame              uint64
 }
 
 // decodePayload reads the fields of a payload that starts at file offset off.
@@ -117,12 +131,17 @@ func decodePayload(p []byte, off int64) (spoolRecord, error) {
 
 // segmentHeader is the fixed start of a segment file.
 type segmentHeader struct {
-	seq     uint64
-	created time.Time
+	seq       uint64
+	created   time.Time
+	encrypted bool // version 2: a key frame follows
 }
 
 func appendSegmentHeader(dst []byte, h segmentHeader) []byte {
-	dst = append(dst, segmentMagic...)
+	if h.encrypted {
+		dst = append(dst, segmentMagicV2...)
+	} else {
+		dst = append(dst, segmentMagic...)
+	}
 	dst = binary.LittleEndian.AppendUint64(dst, h.seq)
 	return binary.LittleEndian.AppendUint64(dst, uint64(h.created.UnixNano()))
 }
@@ -135,11 +154,25 @@ type scanResult struct {
 	// bytes after it were not a good frame.
 	validEnd int64
 	torn     bool
+	// An encrypted segment: c opens its frames. keyErr says why it cannot
+	// be read (no provider, the key does not unwrap, a frame with a good
+	// checksum fails authentication); such a segment is held, never
+	// truncated or deleted, and records lists only what was read before.
+	c      *segmentCipher
+	keyErr error
 }
 
-// scanSegment reads every frame of a segment file, checking lengths and
-// checksums, and stops at the first bad or incomplete frame.
-func scanSegment(path string) (scanResult, error) {
+// segmentKeyFunc returns the cipher of an encrypted segment.
+type segmentKeyFunc func(segmentHeader, keyFrame) (*segmentCipher, error)
+
+// scanSegment reads every frame of a plain segment file, checking lengths
+// and checksums, and stops at the first bad or incomplete frame.
+func scanSegment(path string) (scanResult, error) { return scanSegmentWith(path, nil) }
+
+// scanSegmentWith is scanSegment for plain and encrypted segments: key
+// (nil: none) gives the cipher of an encrypted one, whose frames are
+// decrypted to read their endpoint, variant and time.
+func scanSegmentWith(path string, key segmentKeyFunc) (scanResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return scanResult{}, fmt.Errorf("open spool segment: %w", err)
@@ -153,50 +186,97 @@ func scanSegment(path string) (scanResult, error) {
 	size := fi.Size()
 	br := bufio.NewReaderSize(f, 256<<10)
 	hdr := make([]byte, segmentHeaderSize)
-	if _, err := io.ReadFull(br, hdr); err != nil || string(hdr[:8]) != segmentMagic {
+	if _, err := io.ReadFull(br, hdr); err != nil || (string(hdr[:8]) != segmentMagic && string(hdr[:8]) != segmentMagicV2) {
 		// A crash right after creating the file can leave a short header.
 		res.torn = true
 		return res, nil
 	}
 	res.header = segmentHeader{
-		seq:     binary.LittleEndian.Uint64(hdr[8:16]),
-		created: time.Unix(0, int64(binary.LittleEndian.Uint64(hdr[16:24]))),
+		seq:       binary.LittleEndian.Uint64(hdr[8:16]),
+		created:   time.Unix(0, int64(binary.LittleEndian.Uint64(hdr[16:24]))),
+		encrypted: string(hdr[:8]) == segmentMagicV2,
 	}
 	off := int64(segmentHeaderSize)
 	res.validEnd = off
 	var fh [frameHeaderSize]byte
-	var payload []byte
-	for {
-		if _, err := io.ReadFull(br, fh[:]); err != nil {
-			res.torn = err != io.EOF // a partial frame header
+	var payload, plain []byte
+	if res.header.encrypted {
+		// The key frame is written and fsynced with the header; without
+		// it the segment holds nothing (validEnd 0: an incomplete header).
+		kp, _ := readFrame(br, fh[:], nil, size-off)
+		if kp == nil {
+			res.torn, res.validEnd = true, 0
 			return res, nil
 		}
-		n := binary.LittleEndian.Uint32(fh[:4])
-		if n == 0 || n > maxFramePayload || int64(n) > size-off-frameHeaderSize {
-			res.torn = true
+		kf, err := decodeKeyFrame(kp)
+		if err != nil {
+			res.torn, res.validEnd = true, 0
 			return res, nil
 		}
-		if cap(payload) < int(n) {
-			payload = make([]byte, n)
-		}
-		payload = payload[:n]
-		if _, err := io.ReadFull(br, payload); err != nil {
-			res.torn = true
+		off += frameHeaderSize + int64(len(kp))
+		res.validEnd = off
+		if key == nil {
+			res.keyErr = fmt.Errorf("%w; it was encrypted with %s", errSpoolNoKeys, kf.provider)
 			return res, nil
 		}
-		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(fh[4:]) {
-			res.torn = true
+		if res.c, err = key(res.header, kf); err != nil {
+			res.keyErr = err
 			return res, nil
 		}
-		rec, err := decodePayload(payload, off+frameHeaderSize)
+	}
+	for idx := uint64(0); ; idx++ {
+		p, end := readFrame(br, fh[:], payload, size-off)
+		if p == nil {
+			res.torn = !end
+			return res, nil
+		}
+		payload = p
+		n := int64(len(p))
+		var rec spoolRecord
+		var err error
+		if res.c == nil {
+			rec, err = decodePayload(p, off+frameHeaderSize)
+		} else {
+			if plain, err = res.c.open(plain[:0], p, idx); err != nil {
+				res.keyErr = fmt.Errorf("record frame %d at offset %d has a good checksum but fails authentication (altered, or not written with this segment's key)", idx, off)
+				return res, nil
+			}
+			rec, err = decodePayload(plain, 0)
+			rec.frameOff, rec.frameLen, rec.frame = off+frameHeaderSize, n, idx
+		}
 		if err != nil {
 			res.torn = true
 			return res, nil
 		}
 		res.records = append(res.records, rec)
-		off += frameHeaderSize + int64(n)
+		off += frameHeaderSize + n
 		res.validEnd = off
 	}
+}
+
+// readFrame reads the next frame (left bytes remain in the file) into buf
+// and returns its checked payload, or nil: end reports that the file ended
+// cleanly before the frame, otherwise the frame is incomplete, has an
+// impossible length or fails its checksum.
+func readFrame(br *bufio.Reader, fh, buf []byte, left int64) (p []byte, end bool) {
+	if _, err := io.ReadFull(br, fh[:frameHeaderSize]); err != nil {
+		return nil, err == io.EOF // else a partial frame header
+	}
+	n := binary.LittleEndian.Uint32(fh[:4])
+	if n == 0 || n > maxFramePayload || int64(n) > left-frameHeaderSize {
+		return nil, false
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return nil, false
+	}
+	if crc32.Checksum(buf, castagnoli) != binary.LittleEndian.Uint32(fh[4:]) {
+		return nil, false
+	}
+	return buf, false
 }
 
 // syncDir fsyncs a directory so that entries created or removed in it
@@ -213,26 +293,79 @@ func syncDir(dir string) error {
 // spanReader reads the capture lines of one object group out of a segment
 // file as one contiguous stream, without copying them into memory. It is an
 // io.ReadSeeker so that an S3 client can retry and set Content-Length.
+//
+// For an encrypted segment (c set) each line is read by decrypting its
+// frame; the frame last decrypted is kept for the next Read.
 type spanReader struct {
 	f     *os.File
 	spans []span // in stream order; start is cumulative
 	total int64
 	pos   int64
 	buf   []byte
+
+	c      *segmentCipher
+	plain  []byte
+	opened int // 1 + index of the span whose frame plain holds; 0: none
 }
 
 // span is one capture line: at file offset off, of length n, starting at
-// stream offset start.
-type span struct{ start, off, n int64 }
+// stream offset start. In an encrypted segment off is the line's position
+// in the decrypted payload of record frame frame, stored at frameOff.
+type span struct {
+	start, off, n      int64
+	frameOff, frameLen int64
+	frame              uint64
+}
 
 func (r *spanReader) add(off, n int64) {
 	r.spans = append(r.spans, span{start: r.total, off: off, n: n})
 	r.total += n
 }
 
+// addRecord adds the capture line of a scanned record.
+func (r *spanReader) addRecord(rec spoolRecord) {
+	r.spans = append(r.spans, span{start: r.total, off: rec.lineOff, n: rec.lineLen,
+		frameOff: rec.frameOff, frameLen: rec.frameLen, frame: rec.frame})
+	r.total += rec.lineLen
+}
+
+// line returns the capture line of span k, valid until the next call.
+func (r *spanReader) line(k int) ([]byte, error) {
+	sp := r.spans[k]
+	if r.c == nil {
+		if cap(r.buf) < int(sp.n) {
+			r.buf = make([]byte, sp.n)
+		}
+		b := r.buf[:sp.n]
+		if _, err := r.f.ReadAt(b, sp.off); err != nil {
+			return nil, fmt.Errorf("read spool segment: %w", err)
+		}
+		return b, nil
+	}
+	if r.opened != k+1 {
+		r.opened = 0
+		if cap(r.buf) < int(sp.frameLen) {
+			r.buf = make([]byte, sp.frameLen)
+		}
+		b := r.buf[:sp.frameLen]
+		if _, err := r.f.ReadAt(b, sp.frameOff); err != nil {
+			return nil, fmt.Errorf("read spool segment: %w", err)
+		}
+		var err error
+		if r.plain, err = r.c.open(r.plain[:0], b, sp.frame); err != nil || int64(len(r.plain)) < sp.off+sp.n {
+			return nil, fmt.Errorf("read spool segment: record frame %d fails authentication", sp.frame)
+		}
+		r.opened = k + 1
+	}
+	return r.plain[sp.off : sp.off+sp.n], nil
+}
+
 func (r *spanReader) Read(p []byte) (int, error) {
 	if r.pos >= r.total {
 		return 0, io.EOF
+	}
+	if r.c != nil {
+		return r.readSealed(p)
 	}
 	n := 0
 	k := sort.Search(len(r.spans), func(i int) bool { return r.spans[i].start > r.pos }) - 1
@@ -273,6 +406,23 @@ func (r *spanReader) Read(p []byte) (int, error) {
 			r.pos += int64(c)
 		}
 		k = j + 1
+	}
+	return n, nil
+}
+
+// readSealed is Read for an encrypted segment: one frame at a time.
+func (r *spanReader) readSealed(p []byte) (int, error) {
+	n := 0
+	k := sort.Search(len(r.spans), func(i int) bool { return r.spans[i].start > r.pos }) - 1
+	for n < len(p) && k < len(r.spans) {
+		line, err := r.line(k)
+		if err != nil {
+			return n, err
+		}
+		c := copy(p[n:], line[r.pos-r.spans[k].start:])
+		n += c
+		r.pos += int64(c)
+		k++ // p is full unless the rest of span k was copied
 	}
 	return n, nil
 }

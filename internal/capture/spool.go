@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/glassbox-dev/glassbox"
+	"github.com/glassbox-dev/glassbox/internal/keys"
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 )
 
@@ -62,6 +63,15 @@ type SpoolOptions struct {
 	// is in the blob store; a segment is deleted only after its records are
 	// indexed too.
 	Index Index
+	// ObjectHook, when set, is told about every capture object once it is
+	// stored (hook.go); a segment is deleted only after the hook accepted
+	// its objects.
+	ObjectHook ObjectHook
+	// Keys, when set, encrypts the spool (spoolcrypt.go): every segment
+	// gets a fresh data key from it and every record frame is sealed with
+	// AES-256-GCM, whatever its endpoint. Segments left encrypted by a
+	// previous run are read with it; without it they are held.
+	Keys keys.Provider
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 	// Metrics receives counters; nil creates unregistered ones.
@@ -127,20 +137,25 @@ type Spool struct {
 
 	umu      sync.Mutex // guards sealed and oldest
 	sealed   []sealedSegment
-	oldest   map[uint64]time.Time // first record time per unsent segment
-	segBytes map[uint64]int64     // bytes counted in diskBytes per sealed segment
-	notify   chan struct{}        // wakes the uploader
-	stopUp   chan struct{}        // closed when the writer has sealed its last segment
+	oldest   map[uint64]time.Time      // first record time per unsent segment
+	segBytes map[uint64]int64          // bytes counted in diskBytes per sealed segment
+	ciphers  map[uint64]*segmentCipher // encrypted sealed segments' keys, so the uploader unwraps none
+	held     map[uint64]error          // segments that cannot be decrypted: kept, retried, never deleted
+	notify   chan struct{}             // wakes the uploader
+	stopUp   chan struct{}             // closed when the writer has sealed its last segment
 	writerWG sync.WaitGroup
 	upDone   chan struct{}
 	upCtx    context.Context
 	upCancel context.CancelFunc
 
 	// owned by the writer goroutine
-	active    *activeSegment
-	scratch   []byte
-	frame     []byte
-	lastProbe time.Time // last attempt to reopen a broken spool
+	active     *activeSegment
+	scratch    []byte
+	frame      []byte
+	plain      []byte       // payload before sealing, for an encrypted spool
+	keyAhead   chan dataKey // the next segment's data key, fetched ahead (spoolcrypt.go)
+	keyPending bool         // a fetch ahead is running or its key is in keyAhead
+	lastProbe  time.Time    // last attempt to reopen a broken spool
 }
 
 type spoolReq struct {
@@ -165,6 +180,8 @@ type activeSegment struct {
 	dirty     bool // written but not fsynced
 	lastSync  time.Time
 	slotBytes map[slot]int64
+	enc       *segmentCipher // nil: a plain segment
+	frames    uint64         // record frames sealed with enc (the next nonce)
 }
 
 type slot struct {
@@ -215,6 +232,9 @@ func OpenSpool(bucket objstore.Bucket, opts SpoolOptions) (*Spool, error) {
 		queue:    make(chan *spoolReq, opts.QueueMaxRecords),
 		oldest:   map[uint64]time.Time{},
 		segBytes: map[uint64]int64{},
+		ciphers:  map[uint64]*segmentCipher{},
+		held:     map[uint64]error{},
+		keyAhead: make(chan dataKey, 1),
 		notify:   make(chan struct{}, 1),
 		stopUp:   make(chan struct{}),
 		upDone:   make(chan struct{}),
@@ -270,38 +290,11 @@ func (s *Spool) recover() error {
 		return err
 	}
 	for _, seq := range seqs {
-		path := filepath.Join(s.dir, segmentName(seq))
-		res, err := scanSegment(path)
-		if err != nil {
-			return err
-		}
-		if res.torn {
-			lost := "an incomplete record"
-			s.m.tornRecords.Inc()
-			if res.validEnd == 0 { // not even a header
-				lost = "an incomplete segment header"
-			}
-			s.log.Warn("spool: discarding torn tail", "segment", segmentName(seq), "kept_records", len(res.records), "lost", lost)
-			if err := os.Truncate(path, res.validEnd); err != nil {
-				return fmt.Errorf("truncate torn spool segment %s: %w", path, err)
-			}
-		}
-		if len(res.records) == 0 {
-			if err := removeSegment(s.dir, seq); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := syncFile(path); err != nil {
-			return fmt.Errorf("sync recovered spool segment: %w", err)
-		}
-		s.diskBytes.Add(res.validEnd)
-		s.records.Add(int64(len(res.records)))
-		s.sealed = append(s.sealed, sealedSegment{seq: seq, created: res.header.created})
-		s.oldest[seq] = res.records[0].time
-		s.segBytes[seq] = res.validEnd
 		if seq >= s.ledger.NextSegment {
 			s.ledger.NextSegment = seq + 1
+		}
+		if err := s.admit(seq); err != nil {
+			return err
 		}
 	}
 	if len(s.sealed) > 0 {
@@ -309,6 +302,101 @@ func (s *Spool) recover() error {
 	}
 	s.updateGauges()
 	return nil
+}
+
+// admit checks a segment left by a previous run (or held): a torn tail is
+// truncated, an empty segment removed, an intact one queued for upload, and
+// one that cannot be decrypted held.
+func (s *Spool) admit(seq uint64) error {
+	path := filepath.Join(s.dir, segmentName(seq))
+	res, err := scanSegmentWith(path, s.unwrap)
+	if err != nil {
+		return err
+	}
+	if res.keyErr != nil {
+		s.hold(seq, res.keyErr)
+		return nil
+	}
+	if res.torn {
+		lost := "an incomplete record"
+		s.m.tornRecords.Inc()
+		if res.validEnd == 0 { // not even a header
+			lost = "an incomplete segment header"
+		}
+		s.log.Warn("spool: discarding torn tail", "segment", segmentName(seq), "kept_records", len(res.records), "lost", lost)
+		if err := os.Truncate(path, res.validEnd); err != nil {
+			return fmt.Errorf("truncate torn spool segment %s: %w", path, err)
+		}
+	}
+	if len(res.records) == 0 {
+		return removeSegment(s.dir, seq)
+	}
+	if err := syncFile(path); err != nil {
+		return fmt.Errorf("sync recovered spool segment: %w", err)
+	}
+	s.diskBytes.Add(res.validEnd)
+	s.records.Add(int64(len(res.records)))
+	s.umu.Lock()
+	s.sealed = append(s.sealed, sealedSegment{seq: seq, created: res.header.created})
+	s.oldest[seq] = res.records[0].time
+	s.segBytes[seq] = res.validEnd
+	if res.c != nil {
+		s.ciphers[seq] = res.c
+	}
+	s.umu.Unlock()
+	return nil
+}
+
+// unwrap gives scanSegmentWith the cipher of an encrypted segment: the one
+// this process made it with, or its data key unwrapped by the provider.
+func (s *Spool) unwrap(h segmentHeader, kf keyFrame) (*segmentCipher, error) {
+	s.umu.Lock()
+	c := s.ciphers[h.seq]
+	s.umu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	return unwrapSpoolKey(s.opts.Keys, h, kf)
+}
+
+// hold sets aside a segment that cannot be decrypted: it stays in the
+// folder (never truncated or deleted), is not counted in the spool's bytes
+// or records, and is tried again every heldRetryInterval and at every
+// start.
+func (s *Spool) hold(seq uint64, reason error) {
+	s.umu.Lock()
+	_, again := s.held[seq]
+	s.held[seq] = reason
+	s.umu.Unlock()
+	if !again {
+		s.log.Error("spool: segment cannot be decrypted; it is kept in the spool folder, not uploaded, and tried again every minute and at the next start (check the keys section: the keyring or KMS key it was written with must be configured)",
+			"segment", segmentName(seq), "dir", s.dir, "reason", reason)
+	}
+}
+
+func (s *Spool) heldCount() int {
+	s.umu.Lock()
+	defer s.umu.Unlock()
+	return len(s.held)
+}
+
+// retryHeld tries the held segments again.
+func (s *Spool) retryHeld() {
+	s.umu.Lock()
+	seqs := make([]uint64, 0, len(s.held))
+	for seq := range s.held {
+		seqs = append(seqs, seq)
+	}
+	s.umu.Unlock()
+	for _, seq := range seqs {
+		s.umu.Lock()
+		delete(s.held, seq)
+		s.umu.Unlock()
+		if err := s.admit(seq); err != nil {
+			s.hold(seq, err)
+		}
+	}
+	s.updateGauges()
 }
 
 func syncFile(path string) error {
@@ -443,13 +531,17 @@ func (s *Spool) Close(ctx context.Context) error {
 		<-s.upDone
 	}
 	s.umu.Lock()
-	n := len(s.sealed)
+	n, held := len(s.sealed), len(s.held)
 	s.umu.Unlock()
-	if n == 0 {
+	if n == 0 && held == 0 {
 		return nil
 	}
-	return fmt.Errorf("close capture spool: %d segments with %d records are not yet in %s; they stay in %s and are uploaded at the next start",
-		n, s.records.Load(), s.bucket, s.opts.Dir)
+	if n == 0 {
+		return fmt.Errorf("close capture spool: %d segments cannot be decrypted with the configured keys; they stay in %s and are tried again at the next start",
+			held, s.opts.Dir)
+	}
+	return fmt.Errorf("close capture spool: %d segments with %d records are not yet in %s (and %d cannot be decrypted); they stay in %s and are uploaded at the next start",
+		n, s.records.Load(), s.bucket, held, s.opts.Dir)
 }
 
 // ---- writer ----
@@ -525,8 +617,7 @@ func (s *Spool) writeBatch(batch []*spoolReq) {
 			ex.Release()
 			ex.Release = nil
 		}
-		s.frame = appendFrame(s.frame[:0], t, endpoint, variant, s.scratch)
-		if err := s.append(s.frame, t); err != nil {
+		if err := s.append(t, endpoint, variant, s.scratch); err != nil {
 			s.fail(err)
 			s.refuse(r, DropSpoolError, &glassbox.Error{Code: glassbox.EUnavailable, Err: err,
 				Message: "capture spool could not be written"})
@@ -611,14 +702,23 @@ func (s *Spool) fail(err error) {
 	}
 }
 
-// append writes one frame to the active segment, opening one if needed.
-func (s *Spool) append(frame []byte, t time.Time) error {
+// append writes the frame of one record to the active segment, opening
+// one if needed; in an encrypted segment its payload is sealed first.
+func (s *Spool) append(t time.Time, endpoint, variant string, line []byte) error {
 	if s.active == nil {
 		if err := s.openActive(); err != nil {
 			return err
 		}
 	}
 	a := s.active
+	if a.enc == nil {
+		s.frame = appendFrame(s.frame[:0], t, endpoint, variant, line)
+	} else {
+		s.plain = appendRecordPayload(s.plain[:0], t, endpoint, variant, line)
+		s.frame = a.enc.sealFrame(s.frame[:0], s.plain, a.frames)
+		a.frames++ // even if the write fails: a nonce is never used twice
+	}
+	frame := s.frame
 	if _, err := a.w.Write(frame); err != nil {
 		return fmt.Errorf("write spool segment: %w", err)
 	}
@@ -650,14 +750,25 @@ func (s *Spool) openActive() error {
 		return err
 	}
 	now := s.opts.Now()
+	var enc *segmentCipher
+	var kf keyFrame
+	if s.opts.Keys != nil {
+		// Before the file exists: without a key nothing is written.
+		if enc, kf, err = s.segmentKey(seq, now); err != nil {
+			return err
+		}
+	}
 	path := filepath.Join(s.dir, segmentName(seq))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return fmt.Errorf("create spool segment: %w", err)
 	}
 	a := &activeSegment{seq: seq, created: now, opened: now, f: f, lastSync: now,
-		w: bufio.NewWriterSize(f, 256<<10), slotBytes: map[slot]int64{}}
-	hdr := appendSegmentHeader(nil, segmentHeader{seq: seq, created: now})
+		w: bufio.NewWriterSize(f, 256<<10), slotBytes: map[slot]int64{}, enc: enc}
+	hdr := appendSegmentHeader(nil, segmentHeader{seq: seq, created: now, encrypted: enc != nil})
+	if enc != nil {
+		hdr = appendKeyFrame(hdr, kf)
+	}
 	_, err = a.w.Write(hdr)
 	if err == nil {
 		err = a.w.Flush()
@@ -781,6 +892,9 @@ func (s *Spool) enqueueSealed(a *activeSegment) {
 	s.umu.Lock()
 	s.sealed = append(s.sealed, sealedSegment{seq: a.seq, created: a.created})
 	s.segBytes[a.seq] = a.size
+	if a.enc != nil {
+		s.ciphers[a.seq] = a.enc
+	}
 	s.umu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
@@ -794,6 +908,7 @@ func (s *Spool) updateGauges() {
 	s.m.spoolRecords.Set(float64(s.records.Load()))
 	s.umu.Lock()
 	segs := len(s.sealed)
+	s.m.spoolHeld.Set(float64(len(s.held)))
 	var oldest time.Time
 	for _, t := range s.oldest {
 		if oldest.IsZero() || t.Before(oldest) {
@@ -833,10 +948,16 @@ func (s *Spool) uploadLoop() {
 			if writerStopped {
 				return
 			}
+			var retryHeld <-chan time.Time
+			if s.heldCount() > 0 {
+				retryHeld = time.After(heldRetryInterval)
+			}
 			select {
 			case <-s.notify:
 			case <-s.stopUp:
 				writerStopped = true
+			case <-retryHeld:
+				s.retryHeld()
 			case <-s.upCtx.Done():
 				return
 			}
@@ -874,9 +995,25 @@ type group struct {
 // duplicates.
 func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 	path := filepath.Join(s.dir, segmentName(seg.seq))
-	res, err := scanSegment(path)
+	res, err := scanSegmentWith(path, s.unwrap)
 	if err != nil {
 		return err
+	}
+	if res.keyErr != nil {
+		// Read at recovery or written here, so only a change of the file
+		// since gets here: hold it rather than retry it forever.
+		s.umu.Lock()
+		size := s.segBytes[seg.seq]
+		s.sealed = s.sealed[1:]
+		delete(s.oldest, seg.seq)
+		delete(s.segBytes, seg.seq)
+		delete(s.ciphers, seg.seq)
+		s.umu.Unlock()
+		s.diskBytes.Add(-size)
+		s.records.Add(-int64(len(res.records)))
+		s.hold(seg.seq, res.keyErr)
+		s.updateGauges()
+		return nil
 	}
 	if res.torn {
 		// Only a failing disk corrupts a sealed segment; keep what is good.
@@ -897,12 +1034,12 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 		sl := slot{endpoint: rec.endpoint, variant: rec.variant, hour: rec.time.Truncate(time.Hour).Unix() / 3600}
 		g := index[sl]
 		if g == nil {
-			g = &group{slot: sl, first: rec.time, r: spanReader{f: f}}
+			g = &group{slot: sl, first: rec.time, r: spanReader{f: f, c: res.c}}
 			index[sl] = g
 			groups = append(groups, g)
 		}
 		g.records++
-		g.r.add(rec.lineOff, rec.lineLen)
+		g.r.addRecord(rec)
 	}
 	for _, g := range groups {
 		id := uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "glassbox-spool/%s/%d/%d/%s/%s/%d",
@@ -921,8 +1058,13 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 		s.m.uploadLatency.Observe(time.Since(start).Seconds())
 		s.m.uploadBytes.Add(float64(g.r.total))
 		s.m.objects.WithLabelValues(g.slot.endpoint).Inc()
+		if s.opts.ObjectHook != nil {
+			if err := s.opts.ObjectHook.ObjectStored(ctx, g.slot.endpoint, key); err != nil {
+				return fmt.Errorf("record %s: %w", key, err)
+			}
+		}
 		if s.opts.Index != nil {
-			if err := s.index(ctx, f, g, key); err != nil {
+			if err := s.index(ctx, g, key); err != nil {
 				return fmt.Errorf("index %s: %w", key, err)
 			}
 		}
@@ -943,6 +1085,7 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 	s.sealed = s.sealed[1:]
 	delete(s.oldest, seg.seq)
 	delete(s.segBytes, seg.seq)
+	delete(s.ciphers, seg.seq)
 	s.umu.Unlock()
 	s.lmu.Lock()
 	s.ledger.UploadedSegments++
@@ -957,17 +1100,13 @@ func (s *Spool) uploadSegment(ctx context.Context, seg sealedSegment) error {
 }
 
 // index records the index entries of one uploaded group.
-func (s *Spool) index(ctx context.Context, f *os.File, g *group, key string) error {
+func (s *Spool) index(ctx context.Context, g *group, key string) error {
 	info := ObjectKeyInfo{Endpoint: g.slot.endpoint, Variant: g.slot.variant, Hour: time.Unix(g.slot.hour*3600, 0).UTC()}
 	entries := make([]IndexEntry, 0, min(len(g.r.spans), 1000))
-	var buf []byte
-	for i, sp := range g.r.spans {
-		if cap(buf) < int(sp.n) {
-			buf = make([]byte, sp.n)
-		}
-		b := buf[:sp.n]
-		if _, err := f.ReadAt(b, sp.off); err != nil {
-			return fmt.Errorf("read spool segment: %w", err)
+	for i := range g.r.spans {
+		b, err := g.r.line(i)
+		if err != nil {
+			return err
 		}
 		if e, ok := entryFromLine(info, key, i+1, b); ok {
 			entries = append(entries, e)

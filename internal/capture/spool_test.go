@@ -19,6 +19,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox"
 	"github.com/glassbox-dev/glassbox/internal/capture"
+	"github.com/glassbox-dev/glassbox/internal/keys"
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 )
 
@@ -49,7 +50,39 @@ func spoolOptions(tb testing.TB, reg *prometheus.Registry, clock *fakeClock) cap
 	if clock != nil {
 		opts.Now = clock.Now
 	}
+	if spoolEncrypted(tb) {
+		opts.Keys = testSpoolKeys(tb)
+	}
 	return opts
+}
+
+// spoolEncrypted reports whether the spools of a test are encrypted: in
+// the "encrypted" half of bothSpoolModes, or in every test when
+// GLASSBOX_TEST_SPOOL_KEYS is set.
+func spoolEncrypted(tb testing.TB) bool {
+	return os.Getenv("GLASSBOX_TEST_SPOOL_KEYS") != "" || strings.Contains(tb.Name(), "/encrypted")
+}
+
+// spoolKeyrings holds one keyring per test, so every spool of a test (a
+// crash and the restart) uses the same keys.
+var spoolKeyrings sync.Map // test name -> *keys.Keyring
+
+func testSpoolKeys(tb testing.TB) *keys.Keyring {
+	tb.Helper()
+	if k, ok := spoolKeyrings.Load(tb.Name()); ok {
+		return k.(*keys.Keyring)
+	}
+	k := mustKeyring(tb)
+	spoolKeyrings.Store(tb.Name(), k)
+	tb.Cleanup(func() { spoolKeyrings.Delete(tb.Name()) })
+	return k
+}
+
+// bothSpoolModes runs a spool test with a plain and with an encrypted
+// spool (spoolOptions sets the keys in the second).
+func bothSpoolModes(t *testing.T, test func(t *testing.T)) {
+	t.Run("plain", test)
+	t.Run("encrypted", test)
 }
 
 // openSpool opens a spool and makes sure its goroutines stop by the end of
@@ -157,7 +190,9 @@ func objectKeys(tb testing.TB, b objstore.Bucket) []string {
 	return keys
 }
 
-func TestSpool_CloseUploadsAll(t *testing.T) {
+func TestSpool_CloseUploadsAll(t *testing.T) { bothSpoolModes(t, testSpoolCloseUploadsAll) }
+
+func testSpoolCloseUploadsAll(t *testing.T) {
 	const goroutines, perGoroutine = 8, 125
 	for _, isSync := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sync=%v", isSync), func(t *testing.T) {
@@ -242,7 +277,9 @@ func TestSpool_CloseUploadsAll(t *testing.T) {
 	}
 }
 
-func TestSpool_Grouping(t *testing.T) {
+func TestSpool_Grouping(t *testing.T) { bothSpoolModes(t, testSpoolGrouping) }
+
+func testSpoolGrouping(t *testing.T) {
 	type sub struct {
 		endpoint, variant string
 		at                time.Time
@@ -861,7 +898,9 @@ func TestSpool_SyncSubmitContextEnds(t *testing.T) {
 
 // TestSpool_GroupCommit: synchronous records queued together share one
 // fsync.
-func TestSpool_GroupCommit(t *testing.T) {
+func TestSpool_GroupCommit(t *testing.T) { bothSpoolModes(t, testSpoolGroupCommit) }
+
+func testSpoolGroupCommit(t *testing.T) {
 	const n = 64
 	bucket := newBucket(t)
 	reg := prometheus.NewRegistry()
@@ -913,7 +952,9 @@ func TestSpool_GroupCommit(t *testing.T) {
 
 // TestSpool_UploadRetried: a failed upload is retried, with back-off, while
 // the spool runs.
-func TestSpool_UploadRetried(t *testing.T) {
+func TestSpool_UploadRetried(t *testing.T) { bothSpoolModes(t, testSpoolUploadRetried) }
+
+func testSpoolUploadRetried(t *testing.T) {
 	inner := newBucket(t)
 	bucket := &faultyBucket{Bucket: inner, fail: func(call int) bool { return call <= 2 }}
 	reg := prometheus.NewRegistry()
@@ -984,6 +1025,10 @@ func TestSpool_CloseRetriesUpload(t *testing.T) {
 // segment stays on disk and in the gauges; Close gives up when its context
 // ends and says what is left; the next start uploads it.
 func TestSpool_SegmentKeptUntilUploaded(t *testing.T) {
+	bothSpoolModes(t, testSpoolSegmentKeptUntilUploaded)
+}
+
+func testSpoolSegmentKeptUntilUploaded(t *testing.T) {
 	inner := newBucket(t)
 	bucket := &switchBucket{Bucket: inner}
 	bucket.failing.Store(true)
@@ -1090,6 +1135,10 @@ func TestSpool_CloseAgainReportsUnsent(t *testing.T) {
 // spool folder as it is on disk holds the record: a copy of it taken then,
 // as a crash would leave it, is uploaded by a spool opened on it.
 func TestSpool_SyncSubmitSurvivesCrash(t *testing.T) {
+	bothSpoolModes(t, testSpoolSyncSubmitSurvivesCrash)
+}
+
+func testSpoolSyncSubmitSurvivesCrash(t *testing.T) {
 	opts := spoolOptions(t, nil, newFakeClock(t0))
 	s := openSpool(t, &switchBucket{Bucket: newBucket(t)}, opts)
 	pol := testPolicy("ep")
@@ -1121,6 +1170,10 @@ func TestSpool_SyncSubmitSurvivesCrash(t *testing.T) {
 // some of its objects were stored, the retry overwrites them under the same
 // keys instead of adding duplicates.
 func TestSpool_ExactlyOnceAfterFailedPut(t *testing.T) {
+	bothSpoolModes(t, testSpoolExactlyOnceAfterFailedPut)
+}
+
+func testSpoolExactlyOnceAfterFailedPut(t *testing.T) {
 	inner := newBucket(t)
 	bucket := &faultyBucket{Bucket: inner, fail: func(call int) bool { return call == 2 }}
 	reg := prometheus.NewRegistry()
@@ -1169,6 +1222,10 @@ func TestSpool_ExactlyOnceAfterFailedPut(t *testing.T) {
 // all stored but which a crash left on disk is uploaded again at the next
 // start under the same keys.
 func TestSpool_ExactlyOnceAfterCrashBeforeDelete(t *testing.T) {
+	bothSpoolModes(t, testSpoolExactlyOnceAfterCrashBeforeDelete)
+}
+
+func testSpoolExactlyOnceAfterCrashBeforeDelete(t *testing.T) {
 	bucket := newBucket(t)
 	opts := spoolOptions(t, nil, newFakeClock(t0))
 	s := openSpool(t, bucket, opts)
@@ -1224,6 +1281,10 @@ func TestSpool_ExactlyOnceAfterCrashBeforeDelete(t *testing.T) {
 // number across restarts even when no segment is left, so a new segment's
 // objects never take the keys of an old one's.
 func TestSpool_SegmentNumbersNeverReused(t *testing.T) {
+	bothSpoolModes(t, testSpoolSegmentNumbersNeverReused)
+}
+
+func testSpoolSegmentNumbersNeverReused(t *testing.T) {
 	bucket := newBucket(t)
 	// The same clock reading for both runs: only the segment number tells
 	// the two segments apart.
@@ -1272,7 +1333,9 @@ func TestSpool_SegmentNumbersNeverReused(t *testing.T) {
 // exchanges of endpoints that reject when full, and synchronous Submits
 // fail. Once the blob store is back, the backlog drains and records are
 // accepted again.
-func TestSpool_Full(t *testing.T) {
+func TestSpool_Full(t *testing.T) { bothSpoolModes(t, testSpoolFull) }
+
+func testSpoolFull(t *testing.T) {
 	inner := newBucket(t)
 	bucket := &switchBucket{Bucket: inner}
 	bucket.failing.Store(true)
@@ -1551,7 +1614,9 @@ func TestOpenSpool_NoFolder(t *testing.T) {
 // TestSpool_DamagedSealedSegment: a sealed segment damaged on disk while
 // its upload is retried has its good records uploaded; the damage is
 // counted once, and the spool's byte count returns to zero.
-func TestSpool_DamagedSealedSegment(t *testing.T) {
+func TestSpool_DamagedSealedSegment(t *testing.T) { bothSpoolModes(t, testSpoolDamagedSealedSegment) }
+
+func testSpoolDamagedSealedSegment(t *testing.T) {
 	tests := []struct {
 		name    string
 		damage  func(b []byte) []byte
