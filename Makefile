@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzReadBaseline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
 	$(GO) test -run='^$$' -fuzz='^FuzzRedact$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/redact/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/keys/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseDigest$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/digest/
 
 ## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, monitor throughput/memory vs the decode floor and DuckDB, Go benchmarks
 bench:
