@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -65,42 +64,12 @@ func digestSigningKey(ctx context.Context, cfg *config.Config, create bool) (key
 	case !create:
 		return nil, "", false, nil
 	}
-	seed = make([]byte, ed25519.SeedSize)
-	if _, err := rand.Read(seed); err != nil {
-		return nil, "", false, fmt.Errorf("create digest signing key: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, "", false, fmt.Errorf("create digest signing key: %w", err)
-	}
-	// Durable recipe: temp file (0600), fsync, link into place without
-	// replacing a key another process created meanwhile, fsync the folder.
-	tmp, err := os.CreateTemp(dir, ".signing-key-*")
+	seed, err = createKeyFile(dir, digestKeyFile, ed25519.SeedSize)
 	if err != nil {
 		return nil, "", false, fmt.Errorf("create digest signing key: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(seed)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
-	if errors.Is(err, fs.ErrExist) {
-		return digestSigningKey(ctx, cfg, false) // another process won the race
-	}
-	if err != nil {
-		return nil, "", false, fmt.Errorf("create digest signing key: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if len(seed) != ed25519.SeedSize {
+		return nil, "", false, fmt.Errorf("read digest signing key %s: %d bytes, want %d", path, len(seed), ed25519.SeedSize)
 	}
 	return ed25519.NewKeyFromSeed(seed), path, true, nil
 }

@@ -57,43 +57,9 @@ func loadRedactKeyFile(spoolDir string) ([]byte, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("read redaction key: %w", err)
 	}
-	if err := os.MkdirAll(spoolDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create redaction key: %w", err)
-	}
-	key = make([]byte, redactKeyBytes)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("create redaction key: %w", err)
-	}
-	// Durable recipe: temp file, fsync, link into place (never replacing a
-	// key another process created meanwhile), fsync the folder.
-	tmp, err := os.CreateTemp(spoolDir, ".redact-key-*")
+	key, err = createKeyFile(spoolDir, redactKeyFile, redactKeyBytes)
 	if err != nil {
 		return nil, fmt.Errorf("create redaction key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("create redaction key: %w", err)
-	}
-	_, err = tmp.Write(key)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
-	if errors.Is(err, fs.ErrExist) {
-		return loadRedactKeyFile(spoolDir) // another process won the race
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create redaction key: %w", err)
-	}
-	if d, err := os.Open(spoolDir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return key, nil
 }
