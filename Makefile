@@ -54,18 +54,20 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/keys/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseDigest$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/digest/
 
-## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, monitor throughput/memory vs the decode floor and DuckDB, Go benchmarks
+## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, monitor throughput/memory vs the decode floor and DuckDB, decrypt+read vs plain read, Go benchmarks
 bench:
 	$(GO) run ./tools/gwbench -out docs/bench-gateway-latest.md
 	$(GO) run ./tools/uploadbench -out docs/bench-upload-latest.md
 	$(GO) run ./tools/indexbench -n 2000000 -out docs/bench-index-latest.md   # 10M: see docs/benchmarks.md
 	$(GO) run ./tools/monitorbench -out docs/bench-monitor-latest.md
+	$(GO) run ./tools/protectbench
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/...
 
-## bench-quick: smoke runs of the gateway and monitor benchmarks
+## bench-quick: smoke runs of the gateway, monitor and protect benchmarks
 bench-quick:
 	$(GO) run ./tools/gwbench -quick
 	$(GO) run ./tools/monitorbench -quick
+	$(GO) run ./tools/protectbench -quick
 
 clean:
 	rm -rf bin glassbox-demo

@@ -1,5 +1,5 @@
 // Command gwbench is a self-contained loopback load benchmark of the Glassbox
-// gateway. In one run it measures requests/s and latency p50/p99 of five
+// gateway. In one run it measures requests/s and latency p50/p99 of these
 // paths to the same upstream model server:
 //
 //	direct            the model server itself
@@ -7,9 +7,16 @@
 //	glassbox-off      gateway.New with capture disabled on the endpoint
 //	glassbox-capture  gateway.New with 100% asynchronous capture into a
 //	                  capture.Spool writing to a file bucket in a temp dir
-//	glassbox-sync     the same with a synchronous policy (Sync: true): each
-//	                  response is held until its record is fsynced in the
-//	                  spool (group commit); its own spool and bucket
+//	glassbox-protect  the same with capture.encrypt (objects and spool
+//	                  segments encrypted with a local keyring in the temp
+//	                  dir) and capture.redact rules (email: hash,
+//	                  payment_card: mask, us_ssn: mask); its own spool,
+//	                  bucket and keyring
+//	glassbox-sync     glassbox-capture with a synchronous policy (Sync:
+//	                  true): each response is held until its record is
+//	                  fsynced in the spool (group commit); its own spool
+//	                  and bucket
+//	glassbox-indexed  glassbox-capture with the capture index in SQLite
 //
 // The servers run in this process, each on its own 127.0.0.1 listener. The
 // load generator runs in a child process (this binary re-executed with the
@@ -62,8 +69,10 @@ import (
 
 	"github.com/glassbox-dev/glassbox/internal/capture"
 	"github.com/glassbox-dev/glassbox/internal/gateway"
+	"github.com/glassbox-dev/glassbox/internal/keys"
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
+	"github.com/glassbox-dev/glassbox/internal/redact"
 	"github.com/glassbox-dev/glassbox/internal/store"
 	"github.com/glassbox-dev/glassbox/tools/internal/cpustat"
 )
@@ -74,15 +83,18 @@ const (
 	pathProxy   = "proxy"
 	pathOff     = "glassbox-off"
 	pathCapture = "glassbox-capture"
+	pathProtect = "glassbox-protect"
 	pathSync    = "glassbox-sync"
 	pathIndexed = "glassbox-indexed"
 )
 
-var allPaths = []string{pathDirect, pathProxy, pathOff, pathCapture, pathSync, pathIndexed}
+// glassbox-protect runs right after glassbox-capture, so that the pair it
+// is compared with ran seconds apart.
+var allPaths = []string{pathDirect, pathProxy, pathOff, pathCapture, pathProtect, pathSync, pathIndexed}
 
 // capturePaths are the paths whose gateway captures every exchange; each
 // has its own spool and bucket, and its records are reconciled after Close.
-var capturePaths = []string{pathCapture, pathSync, pathIndexed}
+var capturePaths = []string{pathCapture, pathProtect, pathSync, pathIndexed}
 
 // Targets the report checks (see docs: perf-reliability.md §6.1 and §7).
 const (
@@ -94,6 +106,9 @@ const (
 	// targetSyncRatio: synchronous capture keeps at least half the
 	// throughput of asynchronous capture at c=64 (group commit).
 	targetSyncRatio = 0.5
+	// targetProtectRatio: capture with encryption + redaction keeps at
+	// least 0.85x the throughput of capture without them (issue 6).
+	targetProtectRatio = 0.85
 )
 
 const (
@@ -177,6 +192,7 @@ type cell struct {
 	conns int
 	runs  []loadResult
 	cpu   []float64 // server-process CPU µs per request, per rep
+	total []float64 // server + load-generator CPU µs per request, per rep
 	spool []spoolSample
 }
 
@@ -280,6 +296,7 @@ func run() error {
 					cpuPerReq = float64(cpu.Microseconds()) / float64(res.Warmup+res.Requests)
 				}
 				cl.cpu = append(cl.cpu, cpuPerReq)
+				cl.total = append(cl.total, cpuPerReq+float64(res.ChildCPU.Microseconds())/float64(res.Warmup+res.Requests))
 				fsyncNote := ""
 				if fs0 != nil {
 					sp := spoolSample{fsyncs: fs1.fsyncs - fs0.fsyncs, fsyncSeconds: fs1.fsyncSeconds - fs0.fsyncSeconds,
@@ -335,7 +352,82 @@ type gwEnv struct {
 	srv    *http.Server
 	pipe   *capture.Spool
 	reg    *prometheus.Registry
-	bucket objstore.Bucket
+	bucket objstore.Bucket // what the spool writes to (decrypts on Get)
+	raw    *file.Bucket    // the stored bytes
+
+	// What a captured line must hold: the payloads as the record stores
+	// them (redacted on glassbox-protect) and the rules that fired.
+	wantIn, wantOut []byte
+	wantFired       []string
+}
+
+// gwOpts are a gateway's capture settings.
+type gwOpts struct {
+	enabled, sync, index bool
+	protect              bool // capture.encrypt + capture.redact
+}
+
+// protectRules are glassbox-protect's capture.redact rules.
+var protectRules = []redact.Rule{
+	{Detector: redact.Email, Action: redact.Hash},
+	{Detector: redact.PaymentCard, Action: redact.Mask},
+	{Detector: redact.USSSN, Action: redact.Mask},
+}
+
+// protect wires encryption at rest and redaction as cmd/glassbox serve does
+// for an endpoint with capture.encrypt and capture.redact: a local keyring
+// (created in keyDir) encrypts every object put to b, and the hash action's
+// key is the keyring's "redact-hmac" secret. The keyring is returned for
+// the spool (SpoolOptions.Keys), whose segments are encrypted too.
+func protect(keyDir string, b objstore.Bucket) (objstore.Bucket, capture.Redactor, keys.Provider, error) {
+	kr, err := keys.OpenKeyring(keyDir+"/keyring.json", keys.KeyringOptions{Create: true})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hmacKey, err := kr.Secret(context.Background(), "redact-hmac")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := redact.New(protectRules, hmacKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	enc := capture.NewEncryptingBucket(b, kr, func(string) bool { return true })
+	return enc, payloadRedactor{r}, kr, nil
+}
+
+// payloadRedactor adapts redact.Redactor to capture.Redactor as
+// cmd/glassbox does (redactwire.go): CSV and JSON payloads are read as
+// such, anything else as text.
+type payloadRedactor struct{ r *redact.Redactor }
+
+func (p payloadRedactor) Redact(data []byte, encoding string) ([]byte, []string, error) {
+	f := redact.Text
+	switch encoding {
+	case capture.EncodingCSV:
+		f = redact.CSV
+	case capture.EncodingJSON:
+		f = redact.JSON
+	}
+	return p.r.Apply(data, f)
+}
+
+// redactedBodies is what r makes of the benchmark's request and response
+// under pol, checked: the e-mail is gone from the input, the output (no
+// personal data) is unchanged.
+func redactedBodies(r capture.Redactor, pol *capture.Policy) (in []byte, fired []string, err error) {
+	in, fired, err = r.Redact(reqBody, pol.ContentTypes.Encoding("application/json", reqBody))
+	if err != nil {
+		return nil, nil, err
+	}
+	out, outFired, err := r.Redact(respBody, pol.ContentTypes.Encoding("application/json", respBody))
+	if err != nil {
+		return nil, nil, err
+	}
+	if bytes.Contains(in, []byte(reqEmail)) || len(fired) == 0 || !bytes.Equal(out, respBody) || len(outFired) != 0 {
+		return nil, nil, fmt.Errorf("redaction self-check: input %q (rules %q), output changed %v", in, fired, !bytes.Equal(out, respBody))
+	}
+	return in, fired, nil
 }
 
 // fsyncs reads the spool fsync counter and total fsync time of path's
@@ -367,9 +459,14 @@ var respBody = func() []byte {
 	return b
 }()
 
-// reqBody is the client's ~200-byte JSON request.
+// reqEmail is the personal datum in every request: glassbox-protect's
+// email rule hashes it, so no stored object may hold it in clear.
+const reqEmail = "jane.doe@example.com"
+
+// reqBody is the client's 200-byte JSON request: features, an e-mail
+// address, an id.
 var reqBody = func() []byte {
-	prefix := `{"instances":[{"features":[0.25,1.5,-3.75,42,0.001,7.5,12.125,-0.5],"id":"`
+	prefix := `{"instances":[{"features":[0.25,1.5,-3.75,42,0.001,7.5,12.125,-0.5],"email":"` + reqEmail + `","id":"`
 	suffix := `"}]}`
 	b := []byte(prefix + strings.Repeat("a", reqBodySize-len(prefix)-len(suffix)) + suffix)
 	if len(b) != reqBodySize {
@@ -448,14 +545,25 @@ func startServers(maxObjectBytes int64) (_ *env, err error) {
 
 	// The gateways are wired as cmd/glassbox serve wires them: a pipeline
 	// as Sink, gateway and capture metrics on one registry per gateway.
-	newGateway := func(name string, enabled, sync, index bool) error {
-		bucket, err := file.New(e.dir + "/" + name)
+	newGateway := func(name string, o gwOpts) error {
+		fb, err := file.New(e.dir + "/" + name)
 		if err != nil {
 			return err
 		}
+		var (
+			bucket   objstore.Bucket = fb
+			redactor capture.Redactor
+			kp       keys.Provider
+		)
+		if o.protect {
+			if bucket, redactor, kp, err = protect(e.dir+"/keys-"+name, fb); err != nil {
+				return err
+			}
+		}
 		reg := prometheus.NewRegistry()
-		sopts := capture.SpoolOptions{Dir: e.dir + "/spool-" + name, Metrics: capture.NewMetrics(reg)}
-		if index {
+		// With encryption on, the spool's segments are encrypted too.
+		sopts := capture.SpoolOptions{Dir: e.dir + "/spool-" + name, Metrics: capture.NewMetrics(reg), Keys: kp}
+		if o.index {
 			// The capture index in a SQLite metadata store, as serve uses
 			// by default.
 			db, err := store.Open(context.Background(), "sqlite://"+e.dir+"/"+name+".db", store.Options{})
@@ -471,13 +579,14 @@ func startServers(maxObjectBytes int64) (_ *env, err error) {
 		}
 		pol := &capture.Policy{
 			Endpoint:        endpointName,
-			Enabled:         enabled,
+			Enabled:         o.enabled,
 			SamplingPercent: 100,
 			Input:           true,
 			Output:          true,
 			ContentTypes:    capture.NewContentTypes([]string{"text/csv"}, []string{"application/json"}),
 			MaxObjectBytes:  maxObjectBytes,
-			Sync:            sync,
+			Sync:            o.sync,
+			Redactor:        redactor,
 		}
 		gw, err := gateway.New(gateway.Options{
 			Endpoints: []gateway.Endpoint{{
@@ -499,20 +608,29 @@ func startServers(maxObjectBytes int64) (_ *env, err error) {
 			_ = pipe.Close(context.Background())
 			return err
 		}
-		e.gws[name] = &gwEnv{srv: srv, pipe: pipe, reg: reg, bucket: bucket}
+		g := &gwEnv{srv: srv, pipe: pipe, reg: reg, bucket: bucket, raw: fb, wantIn: reqBody, wantOut: respBody}
+		if redactor != nil {
+			if g.wantIn, g.wantFired, err = redactedBodies(redactor, pol); err != nil {
+				_ = pipe.Close(context.Background())
+				return err
+			}
+		}
+		e.gws[name] = g
 		return nil
 	}
-	if err = newGateway(pathOff, false, false, false); err != nil {
-		return nil, err
-	}
-	if err = newGateway(pathCapture, true, false, false); err != nil {
-		return nil, err
-	}
-	if err = newGateway(pathSync, true, true, false); err != nil {
-		return nil, err
-	}
-	if err = newGateway(pathIndexed, true, false, true); err != nil {
-		return nil, err
+	for _, g := range []struct {
+		name string
+		o    gwOpts
+	}{
+		{pathOff, gwOpts{}},
+		{pathCapture, gwOpts{enabled: true}},
+		{pathProtect, gwOpts{enabled: true, protect: true}},
+		{pathSync, gwOpts{enabled: true, sync: true}},
+		{pathIndexed, gwOpts{enabled: true, index: true}},
+	} {
+		if err = newGateway(g.name, g.o); err != nil {
+			return nil, err
+		}
 	}
 
 	// Fail fast when a path does not answer as expected.
@@ -565,6 +683,7 @@ type pathAccounting struct {
 	droppedBy map[string]float64
 	lines     int64
 	objects   int64
+	encrypted int64 // objects checked encrypted, without the clear e-mail
 	checked   int64 // lines decoded and compared with the bodies
 	err       error
 }
@@ -628,7 +747,7 @@ func (e *env) finishCapture(responses map[string]int64) (*accounting, error) {
 		if pa.rejected, _, err = counter(g.reg, "glassbox_capture_rejected_total", ""); err != nil {
 			return nil, err
 		}
-		if err := countLines(ctx, g.bucket, pa); err != nil {
+		if err := countLines(ctx, g, pa); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		var problems []string
@@ -653,7 +772,7 @@ func (e *env) finishCapture(responses map[string]int64) (*accounting, error) {
 		return nil, err
 	}
 	offLines := &pathAccounting{}
-	if err := countLines(ctx, off.bucket, offLines); err != nil {
+	if err := countLines(ctx, off, offLines); err != nil {
 		return nil, fmt.Errorf("%s: %w", pathOff, err)
 	}
 	a.offLines = offLines.lines
@@ -705,10 +824,20 @@ func histogramSum(reg *prometheus.Registry, name string) (float64, error) {
 	return sum, nil
 }
 
-// countLines counts the records of every object in b and decodes every
-// 100th one, checking that it holds the exact request and response bodies.
-func countLines(ctx context.Context, b objstore.Bucket, a *pathAccounting) error {
+// countLines counts the records of every object of g's bucket and decodes
+// every 100th one, checking that it holds the exact request and response
+// bodies (as redacted, with the rules that fired, on glassbox-protect). On
+// glassbox-protect it also checks every stored object: encrypted, and
+// without the request's e-mail address in clear.
+func countLines(ctx context.Context, g *gwEnv, a *pathAccounting) error {
+	b := g.bucket
 	return b.List(ctx, "", func(oi objstore.ObjectInfo) error {
+		if g.wantFired != nil {
+			a.encrypted++
+			if err := checkStored(ctx, g.raw, oi.Key); err != nil {
+				return err
+			}
+		}
 		rc, err := b.Get(ctx, oi.Key)
 		if err != nil {
 			return err
@@ -728,8 +857,15 @@ func countLines(ctx context.Context, b objstore.Bucket, a *pathAccounting) error
 			}
 			in, out := rec.CaptureData.EndpointInput, rec.CaptureData.EndpointOutput
 			if in == nil || out == nil || in.Encoding != capture.EncodingJSON || out.Encoding != capture.EncodingJSON ||
-				in.Data != string(reqBody) || out.Data != string(respBody) {
+				in.Data != string(g.wantIn) || out.Data != string(g.wantOut) {
 				return fmt.Errorf("%s: record %s does not hold the request and response bodies as JSON", oi.Key, rec.EventMetadata.EventID)
+			}
+			var fired []string
+			if rec.Glassbox != nil {
+				fired = rec.Glassbox.Redactions
+			}
+			if !slices.Equal(fired, g.wantFired) {
+				return fmt.Errorf("%s: record %s lists redactions %q, want %q", oi.Key, rec.EventMetadata.EventID, fired, g.wantFired)
 			}
 			a.checked++
 		}
@@ -738,6 +874,27 @@ func countLines(ctx context.Context, b objstore.Bucket, a *pathAccounting) error
 		}
 		return nil
 	})
+}
+
+// checkStored reads the stored bytes of key: they must be an encrypted
+// object and must not hold the request's e-mail address.
+func checkStored(ctx context.Context, raw *file.Bucket, key string) error {
+	rc, err := raw.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("read stored %s: %w", key, err)
+	}
+	if !keys.IsEncrypted(data) {
+		return fmt.Errorf("stored object %s is not encrypted", key)
+	}
+	if bytes.Contains(data, []byte(reqEmail)) {
+		return fmt.Errorf("stored object %s holds the e-mail address in clear", key)
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------------------
@@ -1085,6 +1242,25 @@ func fmtSignedDur(d time.Duration) string {
 	return "+" + fmtDur(d)
 }
 
+func fmtSignedFloat(f float64) string {
+	if math.IsNaN(f) {
+		return "n/a"
+	}
+	if f < 0 {
+		return "−" + strconv.FormatFloat(-f, 'f', 1, 64)
+	}
+	return "+" + strconv.FormatFloat(f, 'f', 1, 64)
+}
+
+// ruleList is protectRules as the config would write them.
+func ruleList() string {
+	var rs []string
+	for _, r := range protectRules {
+		rs = append(rs, r.Detector+": "+string(r.Action))
+	}
+	return "[" + strings.Join(rs, ", ") + "]"
+}
+
 func fmtFloat(f float64, prec int) string {
 	if math.IsNaN(f) {
 		return "n/a"
@@ -1131,7 +1307,12 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 	}
 	fmt.Fprintf(&b, "glassbox-capture: 100%% sampling, input+output, async capture.Spool (default settings) into objstore/file, MaxObjectBytes %d MiB. "+
 		"glassbox-sync: the same with a synchronous policy (Sync: true; each response is held until its record is fsynced, "+
-		"concurrent requests share fsyncs by group commit), with its own spool and bucket.\n\n", objBytes>>20)
+		"concurrent requests share fsyncs by group commit), with its own spool and bucket. "+
+		"glassbox-protect: glassbox-capture plus capture.encrypt (every object AES-256-GCM encrypted under a fresh data key "+
+		"wrapped by a local keyring, and the spool's segments encrypted record by record) and capture.redact rules %s, on the same requests (each holds one e-mail address, "+
+		"which the hash rule replaces; the response holds no personal data but is scanned too), with its own spool, bucket "+
+		"and keyring. Redaction and spool encryption run in the spool's writer, object encryption in the uploader, all off the request path.\n\n",
+		objBytes>>20, ruleList())
 	if len(otherCPU) > 0 {
 		mx := slices.Max(otherCPU)
 		// /proc/stat is tick-sampled while rusage is exact, so on an idle
@@ -1197,6 +1378,25 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 	idxCap := paired(pathIndexed, pathCapture, 64)
 	row("glassbox-indexed / glassbox-capture throughput at c=64 (capture index in SQLite on vs off)", idxHi.ok && capHi.ok,
 		fmt.Sprintf("%.2f", idxCap), "≥ 0.90", idxCap >= 0.9)
+	protHi, protLo := get(pathProtect, 64), get(pathProtect, 1)
+	protCap := paired(pathProtect, pathCapture, 64)
+	row("glassbox-protect / glassbox-capture throughput at c=64 (encryption + redaction on vs off; median of per-rep ratios)", protHi.ok && capHi.ok,
+		fmt.Sprintf("%.2f", protCap), fmt.Sprintf("≥ %.2f", targetProtectRatio), protCap >= targetProtectRatio)
+	protCapLo := paired(pathProtect, pathCapture, 1)
+	// On a saturated machine throughput is about the cores over the CPU a
+	// request costs (servers and load generator): the ratio that CPU
+	// implies moves much less than req/s when other processes take cores.
+	protCPU := pairedInv(cells[key(pathProtect, 64)], cells[key(pathCapture, 64)])
+	row("glassbox-protect / glassbox-capture throughput implied by CPU per request at c=64 (server + load generator; capture's / protect's, median of per-rep ratios)",
+		protHi.ok && capHi.ok && !math.IsNaN(protCPU), fmtFloat(protCPU, 2), fmt.Sprintf("≥ %.2f", targetProtectRatio), protCPU >= targetProtectRatio)
+	row("glassbox-protect / glassbox-capture throughput at c=1 (median of per-rep ratios)", protLo.ok && capLo.ok,
+		fmt.Sprintf("%.2f", protCapLo), "informational", true)
+	row("added p50 / p99 at c=1: glassbox-protect − glassbox-capture", protLo.ok && capLo.ok,
+		fmtSignedDur(protLo.p50-capLo.p50)+" / "+fmtSignedDur(protLo.p99-capLo.p99), "informational", true)
+	row("added p50 / p99 at c=64: glassbox-protect − glassbox-capture", protHi.ok && capHi.ok,
+		fmtSignedDur(protHi.p50-capHi.p50)+" / "+fmtSignedDur(protHi.p99-capHi.p99), "informational", true)
+	row("added server CPU per request at c=64 / c=1: glassbox-protect − glassbox-capture", protHi.ok && capHi.ok && protLo.ok && capLo.ok,
+		fmtSignedFloat(protHi.cpu-capHi.cpu)+" / "+fmtSignedFloat(protLo.cpu-capLo.cpu)+" µs", "informational", true)
 	syncHi, syncLo := get(pathSync, 64), get(pathSync, 1)
 	syncAsync := paired(pathSync, pathCapture, 64)
 	row("glassbox-sync / glassbox-capture (async) throughput at c=64 (median of per-rep ratios)", syncHi.ok && capHi.ok,
@@ -1207,6 +1407,9 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 		fmtSignedDur(syncHi.p50-capHi.p50)+" / "+fmtSignedDur(syncHi.p99-capHi.p99), "informational", true)
 	if pa := a.get(pathCapture); pa != nil {
 		row("capture records dropped (glassbox-capture)", true, fmt.Sprintf("%.0f", pa.dropped), "0", pa.dropped == 0)
+	}
+	if pa := a.get(pathProtect); pa != nil {
+		row("capture records dropped (glassbox-protect)", true, fmt.Sprintf("%.0f", pa.dropped), "0", pa.dropped == 0)
 	}
 	if pa := a.get(pathSync); pa != nil {
 		row("capture records dropped + rejected (glassbox-sync)", true, fmt.Sprintf("%.0f", pa.dropped+pa.rejected), "0", pa.dropped+pa.rejected == 0)
@@ -1244,6 +1447,10 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 				"(glassbox_capture_records_dropped_total), rejected %.0f (glassbox_capture_rejected_total); "+
 				"%d lines in %d objects after Close, %d sampled lines decoded and matched the request/response bodies.",
 				pa.path, pa.responses, pa.written, pa.dropped, dropDetail, pa.rejected, pa.lines, pa.objects, pa.checked)
+			if pa.encrypted > 0 {
+				fmt.Fprintf(&b, " All %d stored objects are encrypted and none holds the e-mail address in clear; "+
+					"decoded lines hold the redacted request.", pa.encrypted)
+			}
 			switch {
 			case pa.err != nil:
 				fmt.Fprintf(&b, " **ERROR: %v**", pa.err)
@@ -1261,6 +1468,16 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// pairedInv is the median over reps of y's total CPU per request over x's:
+// the throughput ratio x/y that CPU cost implies on a saturated machine.
+func pairedInv(x, y *cell) float64 {
+	var rs []float64
+	for i := 0; x != nil && y != nil && i < len(x.total) && i < len(y.total); i++ {
+		rs = append(rs, y.total[i]/x.total[i])
+	}
+	return median(rs)
 }
 
 // renderSpool writes the group-commit table: per capture cell, the spool's
