@@ -91,6 +91,9 @@ type endpointService struct {
 	// keysEnabled says whether the server has a keys provider, which
 	// capture.encrypt needs.
 	keysEnabled bool
+	// compliance, if set, refuses declarations that break an enforced
+	// compliance rule (auditwire.go).
+	compliance *complianceService
 	// onApply, if set, receives the endpoints now served after each
 	// reload (the monitor scheduler's schedules follow them).
 	onApply func([]config.Endpoint) error
@@ -107,6 +110,11 @@ func (s *endpointService) Prepare(spec []byte) (endpoints.Record, error) {
 	}
 	if e.Capture.Encrypt && !s.keysEnabled {
 		return endpoints.Record{}, &glassbox.Error{Code: glassbox.EInvalid, Message: "invalid endpoint: capture.encrypt: this server has no keys provider (set keys.provider in its config); refusing to store captures in clear"}
+	}
+	if s.compliance != nil {
+		if err := s.compliance.enforce(e); err != nil {
+			return endpoints.Record{}, &glassbox.Error{Code: glassbox.EInvalid, Message: "invalid endpoint: " + err.Error()}
+		}
 	}
 	// The gateway must accept it too (a build-only check, nothing changes).
 	if _, err := gatewayEndpoints(&config.Config{Endpoints: []config.Endpoint{*e}}); err != nil {

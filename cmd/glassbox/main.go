@@ -94,7 +94,10 @@ Start with 'glassbox demo' to see it work with a built-in model, then
 		newAuditLogCommand(),
 		newKeysCommand(),
 		newVerifyCommand(),
+		newAuditCommand(),
 		newRetentionCommand(),
+		newIaCCommand(),
+		newCostCommand(),
 		newVersionCommand(),
 	)
 	return root

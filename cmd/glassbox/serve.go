@@ -97,6 +97,9 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	}
 	defer db.Close()
 	now := time.Now()
+	if err := enforceCompliance(cfg); err != nil { // auditwire.go
+		return err
+	}
 	if err := loadConfigEndpoints(ctx, cfg, db, now); err != nil {
 		return err
 	}
@@ -134,15 +137,27 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		return err
 	}
 	mon := &monitorService{captures: bucket, prefix: cfg.Monitoring.ReportsPrefix, s3: cfg.Storage.S3, log: log.With("component", "monitor")}
+	costEps := &costEndpoints{}
+	costSvc := newCostService(cfg, bucket, costEps, reg, log) // costwire.go
 	sched, err := newScheduler(cfg, db, mon, reg, log)
 	if err != nil {
 		closeQuickly(spool)
 		return err
 	}
+	comp, err := newComplianceService(cfg, db) // auditwire.go
+	if err != nil {
+		closeQuickly(spool)
+		return err
+	}
+	if err := reg.Register(newComplianceCollector(comp)); err != nil {
+		closeQuickly(spool)
+		return err
+	}
 	svc := &endpointService{policies: cfg.Policies, store: db, gw: gw, log: log.With("component", "endpoints"), redactKey: redactKey,
-		keysEnabled: keyProvider != nil,
+		keysEnabled: keyProvider != nil, compliance: comp,
 		onApply: func(eps []config.Endpoint) error {
 			encrypted.apply(eps)
+			costEps.apply(eps)
 			return sched.Apply(mon.apply(eps))
 		}}
 	if err := svc.Reload(ctx); err != nil {
@@ -176,6 +191,8 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 		Authorizer: authz,
 		OIDC:       verifier,
 		Monitor:    sched,
+		Compliance: comp,
+		Cost:       costSvc,
 		Logger:     log.With("component", "api"),
 		Registerer: reg,
 	})
@@ -193,6 +210,7 @@ func serve(ctx context.Context, cfg *config.Config, logOut io.Writer, started ch
 	go svc.watch(watchCtx, 2*time.Second) // changes made by other processes
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(watchCtx) }()
+	go costSvc.Run(watchCtx, costRefreshInterval)                   // glassbox_cost_* gauges (costwire.go)
 	defer startRetention(watchCtx, cfg, bucket, db, digests, log)() // hourly sweeps; stopped before db closes (retentionwire.go)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiHandler)

@@ -74,6 +74,12 @@ type Options struct {
 	// Monitor runs monitoring schedules by hand; nil answers run requests
 	// with 501 (not supported).
 	Monitor MonitorRunner
+	// Compliance produces the compliance report; nil answers
+	// GET /compliance with 501 (not supported).
+	Compliance ComplianceReporter
+	// Cost computes cost and showback results (cost.go); nil answers
+	// GET /cost with 501 (not supported).
+	Cost CostReporter
 	// Authorizer decides what each principal may do.
 	Authorizer *auth.Authorizer
 	// OIDC verifies bearers that are not gbx_ API tokens as OIDC access
@@ -223,6 +229,8 @@ func (a *API) table() []*route {
 		rt(get, "/endpoints/{name}/monitor/executions", auth.MonitorRead, "monitor.executions.list", "endpoint/{name}", a.listExecutions),
 		rt(get, "/monitor/executions/{id}", auth.MonitorRead, "monitor.executions.get", "monitor-execution/{id}", a.getExecution),
 		rt(get, "/endpoints/{name}/monitor/features/{feature}/history", auth.MonitorRead, "monitor.features.history", "endpoint/{name}", a.featureHistory),
+		rt(get, "/compliance", auth.ComplianceRead, "compliance.get", "compliance", a.getCompliance),
+		rt(get, "/cost", auth.CostRead, "cost.get", "cost", a.getCost),
 		rt(get, "/whoami", "", "whoami", "principal", a.whoami),
 	}
 }

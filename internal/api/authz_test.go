@@ -119,6 +119,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/v1/audit-log/export": {build: func(string) req { return req{method: "GET", path: "/api/v1/audit-log/export"} }},
 		"GET /api/v1/audit-log/verify": {build: func(string) req { return req{method: "GET", path: "/api/v1/audit-log/verify"} }},
 		"GET /api/v1/whoami":           {build: func(string) req { return req{method: "GET", path: "/api/v1/whoami"} }},
+		"GET /api/v1/compliance":       {build: func(string) req { return req{method: "GET", path: "/api/v1/compliance"} }},
+		"GET /api/v1/cost":             {build: func(string) req { return req{method: "GET", path: "/api/v1/cost"} }},
 		"GET /api/v1/endpoints/{name}/monitor/schedules": {build: func(string) req {
 			return req{method: "GET", path: "/api/v1/endpoints/churn/monitor/schedules"}
 		}},

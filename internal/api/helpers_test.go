@@ -122,7 +122,7 @@ func newEnv(t *testing.T, mod func(*api.Options)) *env {
 		t.Fatal(err)
 	}
 	opts := api.Options{Store: db, Endpoints: svc, Captures: captureReader{}, Authorizer: authz,
-		RateLimit: 1e6, RateBurst: 1e6, Monitor: sched}
+		RateLimit: 1e6, RateBurst: 1e6, Monitor: sched, Compliance: complianceReporter{}, Cost: costReporter{}}
 	if mod != nil {
 		mod(&opts)
 	}

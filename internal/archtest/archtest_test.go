@@ -86,6 +86,7 @@ func ranks() map[string]int {
 func sideways() map[string][]string {
 	return map[string][]string{
 		"internal/monitor": {"internal/capture"}, // the capture format is monitor's input
+		"internal/cost":    {"internal/capture"}, // cost reads usage from capture object keys (ParseObjectKey)
 	}
 }
 

@@ -41,11 +41,17 @@ const (
 	// MonitorRun starts a monitoring run by hand.
 	MonitorRead Action = "monitor:read"
 	MonitorRun  Action = "monitor:run"
+	// ComplianceRead reads the compliance report of every endpoint
+	// (GET /api/v1/compliance).
+	ComplianceRead Action = "compliance:read"
+	// CostRead reads captured volume, projected cost, budgets, anomalies
+	// and idle endpoints (GET /api/v1/cost).
+	CostRead Action = "cost:read"
 )
 
 // AllActions lists every action, for validation and explanations.
 var AllActions = []Action{EndpointsRead, EndpointsWrite, CapturesReadMetadata, CapturesReadPayload,
-	CapturesReindex, TokensRead, TokensWrite, RolesRead, AuditRead, Invoke, MonitorRead, MonitorRun}
+	CapturesReindex, TokensRead, TokensWrite, RolesRead, AuditRead, Invoke, MonitorRead, MonitorRun, ComplianceRead, CostRead}
 
 // endpointScoped actions apply to endpoints (and their captures); the others
 // apply to the control plane as a whole.
@@ -104,15 +110,15 @@ func Templates() []Role {
 		{Name: "admin", BuiltIn: true, Description: "everything, including tokens and payloads",
 			Grants: []Grant{{Actions: AllActions, Endpoints: all}}},
 		{Name: "ml-engineer", BuiltIn: true, Description: "manage endpoints, read captures with payloads, invoke, run monitors; no tokens or audit log",
-			Grants: []Grant{{Actions: []Action{EndpointsRead, EndpointsWrite, CapturesReadMetadata, CapturesReadPayload, CapturesReindex, Invoke, RolesRead, MonitorRead, MonitorRun}, Endpoints: all}}},
+			Grants: []Grant{{Actions: []Action{EndpointsRead, EndpointsWrite, CapturesReadMetadata, CapturesReadPayload, CapturesReindex, Invoke, RolesRead, MonitorRead, MonitorRun, ComplianceRead, CostRead}, Endpoints: all}}},
 		{Name: "data-scientist", BuiltIn: true, Description: "read endpoints, captures with payloads and monitoring results; change nothing",
 			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, CapturesReadPayload, RolesRead, MonitorRead}, Endpoints: all}}},
 		{Name: "auditor", BuiltIn: true, Description: "read-only everything including the audit log and token list, but no payloads",
-			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, TokensRead, RolesRead, AuditRead, MonitorRead}, Endpoints: all}}},
+			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, TokensRead, RolesRead, AuditRead, MonitorRead, ComplianceRead, CostRead}, Endpoints: all}}},
 		{Name: "invoker", BuiltIn: true, Description: "call model endpoints (data plane) and nothing else",
 			Grants: []Grant{{Actions: []Action{Invoke}, Endpoints: all}}},
 		{Name: "viewer", BuiltIn: true, Description: "see endpoints, capture metadata and monitoring results; no payloads",
-			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, RolesRead, MonitorRead}, Endpoints: all}}},
+			Grants: []Grant{{Actions: []Action{EndpointsRead, CapturesReadMetadata, RolesRead, MonitorRead, ComplianceRead, CostRead}, Endpoints: all}}},
 	}
 }
 

@@ -58,6 +58,12 @@ type Config struct {
 	// Keys configures the key provider for envelope encryption at rest
 	// (see Keys and keys.go). Default: none.
 	Keys Keys `yaml:"keys"`
+	// Compliance configures the compliance rules (see compliance.go and
+	// docs/compliance.md). Default: every rule on, none enforced.
+	Compliance Compliance `yaml:"compliance"`
+	// Cost configures cost and showback: prices, budgets, anomalies and
+	// idle endpoints (see Cost and cost.go).
+	Cost Cost `yaml:"cost"`
 }
 
 // Server configures the gateway's HTTP listener.

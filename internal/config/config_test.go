@@ -174,6 +174,7 @@ func TestParse_defaults(t *testing.T) {
 		}},
 		OIDC:       config.OIDC{RolesClaim: "groups", SubjectClaim: "sub"},
 		Monitoring: config.Monitoring{ReportsPrefix: "reports"},
+		Cost:       config.DefaultCost(),
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("Parse(issue.good.yaml) mismatch (-want +got):\n%s", diff)

@@ -63,7 +63,8 @@ var roleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // two lists equal.
 var ActionNames = []string{"endpoints:read", "endpoints:write", "endpoints:invoke",
 	"captures:read-metadata", "captures:read-payload", "captures:reindex",
-	"tokens:read", "tokens:write", "roles:read", "audit:read", "monitor:read", "monitor:run"}
+	"tokens:read", "tokens:write", "roles:read", "audit:read", "monitor:read", "monitor:run",
+	"compliance:read", "cost:read"}
 
 func (p *Policies) validate(ps *problems) {
 	tiers := make([]string, 0, len(p.MinSamplingPercent))

@@ -97,6 +97,7 @@ func Default() *Config {
 			Keyring:  "",               // required with provider local
 			KMSKeyID: "",               // required with provider awskms
 		},
+		Cost: DefaultCost(), // cost.go: S3 Standard us-east-1 prices
 	}
 }
 

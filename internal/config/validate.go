@@ -124,7 +124,9 @@ func (c *Config) Validate() error {
 	validateRoles(c.Roles, &ps)
 	c.OIDC.validate(c.Roles, &ps)
 	c.Monitoring.validate(&ps)
-	c.Keys.validate(&ps) // keys.go
+	c.Keys.validate(&ps)       // keys.go
+	c.Compliance.validate(&ps) // compliance.go
+	c.Cost.validate(&ps)       // cost.go
 	checkMetadataURL(c.Storage.Metadata, &ps)
 	if len(ps) == 0 {
 		for i := range c.Endpoints {

@@ -158,6 +158,11 @@ func (w *Webhook) Notify(ctx context.Context, n monitor.Notification) error {
 	if err != nil {
 		return fmt.Errorf("encode notification: %w", err)
 	}
+	return w.post(ctx, body)
+}
+
+// post delivers body to every target at once, as Notify describes.
+func (w *Webhook) post(ctx context.Context, body []byte) error {
 	w.mu.RLock()
 	targets := w.targets
 	w.mu.RUnlock()

@@ -1,0 +1,4 @@
+package iac
+
+// PlanJSON exposes planJSON to the external tests.
+var PlanJSON = planJSON
