@@ -9,6 +9,7 @@ import (
 
 	"github.com/glassbox-dev/glassbox/internal/config"
 	"github.com/glassbox-dev/glassbox/internal/cost"
+	"github.com/glassbox-dev/glassbox/internal/notify"
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 )
 
@@ -43,11 +44,21 @@ func (c *costEndpoints) get() []cost.Endpoint {
 // sizes, encryption overhead included).
 func newCostService(cfg *config.Config, bucket objstore.Bucket, eps *costEndpoints, reg prometheus.Registerer, log *slog.Logger) *cost.Service {
 	opts, _ := costOptions(cfg) // cost.go
-	return cost.NewService(cost.ServiceOptions{
+	so := cost.ServiceOptions{
 		Bucket:    bucket,
 		Endpoints: eps.get,
 		Options:   opts,
 		Metrics:   cost.NewMetrics(reg),
 		Logger:    log.With("component", "cost"),
-	})
+	}
+	// Budget, anomaly and idle alerts go to the monitor's webhooks once a
+	// day (targets were validated with the config).
+	if ts := webhookTargets(cfg); len(ts) > 0 {
+		if wh, err := notify.NewWebhook(notify.WebhookOptions{Targets: ts, Logger: log.With("component", "notify")}); err == nil {
+			so.Notifier = wh
+		} else {
+			log.Error("cost alerts disabled: webhooks", "err", err)
+		}
+	}
+	return cost.NewService(so)
 }

@@ -22,13 +22,21 @@ type ServiceOptions struct {
 	// Metrics receive the current month by endpoint on every Refresh; nil
 	// records nothing.
 	Metrics *Metrics
+	// Notifier, if set, receives the current alerts (exceeded budgets,
+	// anomalies, idle endpoints) once a day, at the first refresh of each
+	// UTC day: so a server started or restarted during a day sends that
+	// day's alerts once more.
+	Notifier Notifier
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
 // Service computes cost results from the live bucket.
-type Service struct{ o ServiceOptions }
+type Service struct {
+	o            ServiceOptions
+	lastNotified string // UTC date of the last alert delivery (Run only)
+}
 
 // NewService returns a Service.
 func NewService(o ServiceOptions) *Service {
@@ -82,13 +90,38 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+		res, err := s.Refresh(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.o.Logger.Warn("cost refresh failed", "err", err)
+		}
+		if err == nil {
+			s.notifyDaily(ctx, res)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// notifyDaily delivers res's alerts if none were delivered yet this UTC
+// day. A failed delivery is logged and retried at the next refresh.
+func (s *Service) notifyDaily(ctx context.Context, res Result) {
+	if s.o.Notifier == nil {
+		return
+	}
+	day := s.o.Now().UTC().Format(time.DateOnly)
+	if day == s.lastNotified {
+		return
+	}
+	sent, err := res.Alerts.Notify(ctx, s.o.Notifier, res.Report.Month)
+	if err != nil {
+		s.o.Logger.Warn("cost alerts not delivered", "sent", sent, "err", err)
+		return
+	}
+	s.lastNotified = day
+	if sent > 0 {
+		s.o.Logger.Info("cost alerts delivered", "sent", sent)
 	}
 }
