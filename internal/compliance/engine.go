@@ -94,12 +94,25 @@ type Report struct {
 }
 
 // Summary holds the KPIs: how many endpoints capture, and how many are
-// fully compliant, overall and per group.
+// fully compliant, overall and per group. Totals and Groups count endpoint
+// subjects only; standalone capture buckets (KindBucket) are counted in
+// Buckets.
 type Summary struct {
 	Totals Group
 	// Groups per source, tier and each required tag, sorted by dimension,
 	// key and value.
 	Groups []Group
+	// Buckets counts the KindBucket subjects.
+	Buckets BucketTotals
+}
+
+// BucketTotals is the KPIs of standalone capture buckets.
+type BucketTotals struct {
+	Buckets int
+	// FullyCompliant counts buckets on which no enabled rule fails.
+	FullyCompliant int
+	// Unverified counts buckets with at least one unknown finding.
+	Unverified int
 }
 
 // Group is the KPIs of one slice of endpoints.
@@ -203,6 +216,7 @@ func summarize(subjects []Subject, fs []Finding, perSubject int, tags []string) 
 	type key struct{ dim, k, v string }
 	groups := map[key]*Group{}
 	total := Group{Dimension: "all"}
+	var buckets BucketTotals
 	add := func(k key, capture, compliant, unverified bool) {
 		g := groups[k]
 		if g == nil {
@@ -225,6 +239,17 @@ func summarize(subjects []Subject, fs []Finding, perSubject int, tags []string) 
 				unverified = true
 			}
 		}
+		if s.IsBucket() {
+			b := &buckets
+			b.Buckets++
+			if compliant {
+				b.FullyCompliant++
+			}
+			if unverified {
+				b.Unverified++
+			}
+			continue
+		}
 		inc(&total, capture, compliant, unverified)
 		add(key{"source", "", s.Source}, capture, compliant, unverified)
 		add(key{"tier", "", tier}, capture, compliant, unverified)
@@ -232,7 +257,7 @@ func summarize(subjects []Subject, fs []Finding, perSubject int, tags []string) 
 			add(key{"tag", t, strings.TrimSpace(s.Tags[t])}, capture, compliant, unverified)
 		}
 	}
-	out := Summary{Totals: total}
+	out := Summary{Totals: total, Buckets: buckets}
 	for _, g := range groups {
 		out.Groups = append(out.Groups, *g)
 	}

@@ -12,7 +12,9 @@ import (
 
 // FindingJSON is a Finding as the JSON report and the API write it.
 type FindingJSON struct {
-	Source      string            `json:"source"`
+	Source string `json:"source"`
+	// Kind is KindEndpoint or KindBucket; Endpoint then names the bucket.
+	Kind        string            `json:"kind"`
 	Endpoint    string            `json:"endpoint"`
 	Resource    string            `json:"resource,omitempty"`
 	File        string            `json:"file,omitempty"`
@@ -43,11 +45,20 @@ type GroupJSON struct {
 	Unverified          int     `json:"unverified"`
 }
 
+// BucketsJSON is BucketTotals in JSON.
+type BucketsJSON struct {
+	Buckets        int `json:"buckets"`
+	FullyCompliant int `json:"fully_compliant"`
+	Unverified     int `json:"unverified"`
+}
+
 // ReportJSON is the JSON form of a Report (docs/cli-json.md).
 type ReportJSON struct {
 	Summary struct {
 		GroupJSON
 		Groups []GroupJSON `json:"groups"`
+		// Buckets counts standalone capture buckets; absent when none.
+		Buckets *BucketsJSON `json:"capture_buckets,omitempty"`
 	} `json:"summary"`
 	Counts   map[string]int `json:"counts"`
 	Findings []FindingJSON  `json:"findings"`
@@ -67,6 +78,9 @@ func (r Report) JSON() ReportJSON {
 	for _, g := range r.Summary.Groups {
 		out.Summary.Groups = append(out.Summary.Groups, groupJSON(g))
 	}
+	if b := r.Summary.Buckets; b.Buckets > 0 {
+		out.Summary.Buckets = &BucketsJSON{Buckets: b.Buckets, FullyCompliant: b.FullyCompliant, Unverified: b.Unverified}
+	}
 	out.Counts = map[string]int{}
 	for _, st := range []string{StatusPass, StatusFail, StatusUnknown, StatusSkipped} {
 		out.Counts[st] = r.Count(st)
@@ -74,7 +88,7 @@ func (r Report) JSON() ReportJSON {
 	out.Findings = make([]FindingJSON, 0, len(r.Findings))
 	for _, f := range r.Findings {
 		s := f.Subject
-		out.Findings = append(out.Findings, FindingJSON{Source: s.Source, Endpoint: s.Name, Resource: s.Resource,
+		out.Findings = append(out.Findings, FindingJSON{Source: s.Source, Kind: s.KindOrDefault(), Endpoint: s.Name, Resource: s.Resource,
 			File: s.File, Line: s.Line, Region: s.Region, Account: s.Account, Tier: s.Tier, Tags: s.Tags,
 			RuleID: f.RuleID, Title: f.Title, Severity: f.Severity, Status: f.Status, Detail: f.Detail,
 			Remediation: f.Remediation, Enforce: f.Enforce})
@@ -96,13 +110,13 @@ func WriteJSON(w io.Writer, r Report) error {
 }
 
 // WriteCSV writes one row per finding, passes and skips included, under a
-// header row.
+// header row. The subject's kind is the last column.
 func WriteCSV(w io.Writer, r Report) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"source", "endpoint", "resource", "tier", "rule_id", "severity", "status", "detail", "remediation"})
+	_ = cw.Write([]string{"source", "endpoint", "resource", "tier", "rule_id", "severity", "status", "detail", "remediation", "kind"})
 	for _, f := range r.Findings {
 		s := f.Subject
-		_ = cw.Write([]string{s.Source, s.Name, s.Resource, s.Tier, f.RuleID, f.Severity.String(), f.Status, f.Detail, f.Remediation})
+		_ = cw.Write([]string{s.Source, s.Name, s.Resource, s.Tier, f.RuleID, f.Severity.String(), f.Status, f.Detail, f.Remediation, s.KindOrDefault()})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -112,10 +126,16 @@ func WriteCSV(w io.Writer, r Report) error {
 }
 
 // WriteTable writes the failed and unknown findings, most severe first,
-// then the KPIs. Passed and skipped findings are only counted.
+// then the KPIs. Passed and skipped findings are only counted. A KIND
+// column appears when the report holds standalone capture buckets.
 func WriteTable(w io.Writer, r Report) error {
+	withKind := r.Summary.Buckets.Buckets > 0
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tSTATUS\tRULE\tSOURCE\tENDPOINT\tTIER\tDETAIL")
+	if withKind {
+		fmt.Fprintln(tw, "SEVERITY\tSTATUS\tRULE\tSOURCE\tKIND\tNAME\tTIER\tDETAIL")
+	} else {
+		fmt.Fprintln(tw, "SEVERITY\tSTATUS\tRULE\tSOURCE\tENDPOINT\tTIER\tDETAIL")
+	}
 	rows := r.Failing(Low)
 	for _, f := range r.Findings {
 		if f.Status == StatusUnknown {
@@ -123,19 +143,36 @@ func WriteTable(w io.Writer, r Report) error {
 		}
 	}
 	for _, f := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Status, f.RuleID, f.Subject.Source, f.Subject.Name, f.Subject.Tier, f.Detail)
+		s := f.Subject
+		if withKind {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Status, f.RuleID, s.Source, s.KindOrDefault(), s.Name, s.Tier, f.Detail)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Status, f.RuleID, s.Source, s.Name, s.Tier, f.Detail)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write compliance table: %w", err)
 	}
 	t := r.Summary.Totals
-	_, err := fmt.Fprintf(w, "\n%d endpoints: %d with capture enabled (%s), %d fully compliant (%s), %d with unchecked facts; findings: %d pass, %d fail, %d unknown, %d skipped\n",
-		t.Endpoints, t.CaptureEnabled, pct(t.CaptureEnabledShare()), t.FullyCompliant, pct(t.FullyCompliantShare()), t.Unverified,
-		r.Count(StatusPass), r.Count(StatusFail), r.Count(StatusUnknown), r.Count(StatusSkipped))
+	buckets := ""
+	if b := r.Summary.Buckets; b.Buckets > 0 {
+		buckets = fmt.Sprintf("; %s: %d fully compliant, %d with unchecked facts", plural(b.Buckets, "capture bucket", "capture buckets"), b.FullyCompliant, b.Unverified)
+	}
+	_, err := fmt.Fprintf(w, "\n%s: %d with capture enabled (%s), %d fully compliant (%s), %d with unchecked facts%s; findings: %d pass, %d fail, %d unknown, %d skipped\n",
+		plural(t.Endpoints, "endpoint", "endpoints"), t.CaptureEnabled, pct(t.CaptureEnabledShare()), t.FullyCompliant, pct(t.FullyCompliantShare()), t.Unverified,
+		buckets, r.Count(StatusPass), r.Count(StatusFail), r.Count(StatusUnknown), r.Count(StatusSkipped))
 	if err != nil {
 		return fmt.Errorf("write compliance table: %w", err)
 	}
 	return nil
+}
+
+// plural returns "n one" or "n many".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func pct(x float64) string { return strconv.FormatFloat(100*x, 'f', 0, 64) + "%" }
@@ -182,6 +219,8 @@ type (
 		Level     string          `json:"level"`
 		Message   sarifText       `json:"message"`
 		Locations []sarifLocation `json:"locations"`
+		// Properties carries the subject's kind.
+		Properties map[string]string `json:"properties,omitempty"`
 	}
 	sarifLocation struct {
 		PhysicalLocation sarifPhysical     `json:"physicalLocation"`
@@ -274,7 +313,7 @@ func WriteSARIF(w io.Writer, r Report, toolVersion string) error {
 		}
 		results = append(results, sarifResult{RuleID: f.RuleID, RuleIndex: index[f.RuleID], Kind: kind, Level: level,
 			Message:   sarifText{fmt.Sprintf("%s: %s (%s)", s.Name, f.Detail, f.Title)},
-			Locations: []sarifLocation{loc}})
+			Locations: []sarifLocation{loc}, Properties: map[string]string{"subjectKind": s.KindOrDefault()}})
 	}
 	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0",
 		Runs: []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results}}}
@@ -319,7 +358,7 @@ func (rj ReportJSON) Report() Report {
 	r := Report{Rules: Rules(), Findings: make([]Finding, 0, len(rj.Findings))}
 	for _, f := range rj.Findings {
 		r.Findings = append(r.Findings, Finding{
-			Subject: Subject{Source: f.Source, Name: f.Endpoint, Resource: f.Resource, File: f.File, Line: f.Line,
+			Subject: Subject{Source: f.Source, Kind: kindFromJSON(f.Kind), Name: f.Endpoint, Resource: f.Resource, File: f.File, Line: f.Line,
 				Region: f.Region, Account: f.Account, Tier: f.Tier, Tags: f.Tags},
 			RuleID: f.RuleID, Title: f.Title, Severity: f.Severity, Status: f.Status, Detail: f.Detail,
 			Remediation: f.Remediation, Enforce: f.Enforce})
@@ -329,8 +368,19 @@ func (rj ReportJSON) Report() Report {
 			CaptureEnabled: g.CaptureEnabled, FullyCompliant: g.FullyCompliant, Unverified: g.Unverified}
 	}
 	r.Summary.Totals = group(rj.Summary.GroupJSON)
+	if b := rj.Summary.Buckets; b != nil {
+		r.Summary.Buckets = BucketTotals{Buckets: b.Buckets, FullyCompliant: b.FullyCompliant, Unverified: b.Unverified}
+	}
 	for _, g := range rj.Summary.Groups {
 		r.Summary.Groups = append(r.Summary.Groups, group(g))
 	}
 	return r
+}
+
+// kindFromJSON maps the JSON kind back to Subject.Kind ("" for endpoints).
+func kindFromJSON(k string) string {
+	if k == KindEndpoint {
+		return ""
+	}
+	return k
 }

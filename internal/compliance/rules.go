@@ -94,7 +94,8 @@ type Rule struct {
 	Rationale, Remediation string
 	// Applies reports whether the rule concerns the subject at all (the
 	// capture rules do not concern an endpoint whose capture is off: that
-	// is GBX-CAP-001's finding). Nil means always.
+	// is GBX-CAP-001's finding; the endpoint-only rules do not concern a
+	// KindBucket subject). Nil means always.
 	Applies func(Subject) bool
 	// Check evaluates the subject.
 	Check func(Subject, Settings) Result
@@ -114,6 +115,7 @@ func Rules() []Rule {
 			ID: "GBX-CAP-001", Title: "Data capture is enabled", Severity: Critical,
 			Rationale:   "An endpoint without data capture is a black box: nobody can audit, monitor or reproduce what it answered.",
 			Remediation: "Enable data capture (Glassbox: capture.enabled: true; SageMaker: DataCaptureConfig.EnableCapture).",
+			Applies:     endpointOnly,
 			Check: func(s Subject, _ Settings) Result {
 				return fact(s, s.Capture.Enabled, FactCaptureEnabled, "capture is enabled", "capture is disabled")
 			},
@@ -122,7 +124,7 @@ func Rules() []Rule {
 			ID: "GBX-CAP-002", Title: "Sampling is at or above the tier's minimum", Severity: High,
 			Rationale:   "Capturing a small share of traffic hides rare inputs and makes drift and incident reviews unreliable; critical tiers need more.",
 			Remediation: "Raise the sampling percentage to the tier's minimum (compliance settings / policies.min_sampling_percent).",
-			Applies:     captureNotOff,
+			Applies:     func(s Subject) bool { return endpointOnly(s) && captureNotOff(s) },
 			Check: func(s Subject, st Settings) Result {
 				if hasUnchecked(s, FactSampling) {
 					return unknown(s, FactSampling)
@@ -211,6 +213,7 @@ func Rules() []Rule {
 			ID: "GBX-MON-001", Title: "A monitoring schedule with a baseline exists", Severity: Medium,
 			Rationale:   "Without a scheduled comparison against a baseline, drift and data-quality problems go unnoticed until users complain.",
 			Remediation: "Add a baseline and at least one schedule (Glassbox: endpoints[].monitor.baseline and .schedules; SageMaker: CreateMonitoringSchedule).",
+			Applies:     endpointOnly,
 			Check: func(s Subject, _ Settings) Result {
 				return fact(s, s.Monitored, FactMonitored, "a monitoring schedule with a baseline exists", "no monitoring schedule with a baseline")
 			},
@@ -219,6 +222,7 @@ func Rules() []Rule {
 			ID: "GBX-ALR-001", Title: "Monitoring alerts reach someone", Severity: Medium,
 			Rationale:   "A monitor whose violations notify nobody is a report nobody reads.",
 			Remediation: "Wire monitor violations to a receiver (Glassbox: monitoring.webhooks; SageMaker: a CloudWatch alarm or SNS topic on the schedule's metrics).",
+			Applies:     endpointOnly,
 			Check: func(s Subject, _ Settings) Result {
 				return fact(s, s.Alerting, FactAlerting, "violations are notified", "violations notify nobody")
 			},
@@ -227,6 +231,7 @@ func Rules() []Rule {
 			ID: "GBX-REG-001", Title: "The served model version is approved", Severity: High,
 			Rationale:   "Only reviewed, approved model versions should serve production traffic.",
 			Remediation: "Approve the model version in the model registry before deploying it, or deploy an approved version.",
+			Applies:     endpointOnly,
 			Check: func(s Subject, _ Settings) Result {
 				return fact(s, s.ModelApproved, FactModelApproved, "the model version is approved", "the model version is not approved")
 			},
@@ -245,7 +250,12 @@ func Not(f Fact) Fact {
 	return Unknown
 }
 
-func captureNotOff(s Subject) bool { return s.Capture.Enabled != No }
+// captureNotOff: the storage rules concern endpoints whose capture is not
+// off, and always a standalone capture bucket.
+func captureNotOff(s Subject) bool { return s.IsBucket() || s.Capture.Enabled != No }
+
+// endpointOnly: the rule concerns endpoints, not standalone buckets.
+func endpointOnly(s Subject) bool { return !s.IsBucket() }
 
 func hasUnchecked(s Subject, name string) bool {
 	_, ok := s.Unchecked[name]

@@ -16,6 +16,19 @@ const (
 	SourceIaC       = "iac"
 )
 
+// Kinds of a Subject.
+const (
+	// KindEndpoint is a model endpoint; the zero Kind means KindEndpoint.
+	KindEndpoint = "endpoint"
+	// KindBucket is a capture bucket declared on its own (not linked as
+	// an endpoint's capture destination). Its Capture fields describe the
+	// bucket: Encryption, KMSKeyID, DestinationPublic, Retention,
+	// RetentionDays, Immutable; Capture.Enabled is irrelevant. Only the
+	// storage rules (encryption, public access, retention) and the tag
+	// rule apply to it.
+	KindBucket = "capture-bucket"
+)
+
 // Encryption of a capture destination, weakest first.
 const (
 	EncryptionNone     = "none"
@@ -52,11 +65,14 @@ func (f Fact) String() string {
 	return "unknown"
 }
 
-// Subject is one endpoint as a source describes it. Zero values mean "not
+// Subject is one endpoint (or standalone capture bucket, see Kind) as a
+// source describes it. Zero values mean "not
 // configured"; Unknown facts mean "could not check" and come with a reason
 // in Unchecked.
 type Subject struct {
 	Source string // SourceGlassbox, SourceSageMaker, SourceIaC
+	// Kind is KindEndpoint ("" means the same) or KindBucket.
+	Kind string
 	// Name is the endpoint name; Resource locates it in its source (an ARN,
 	// "file.yaml#LogicalId", "glassbox:endpoint/name").
 	Name     string
@@ -83,6 +99,17 @@ type Subject struct {
 	// AccessDenied").
 	Unchecked map[string]string
 }
+
+// KindOrDefault returns s.Kind, KindEndpoint when empty.
+func (s Subject) KindOrDefault() string {
+	if s.Kind == "" {
+		return KindEndpoint
+	}
+	return s.Kind
+}
+
+// IsBucket reports whether s is a standalone capture bucket.
+func (s Subject) IsBucket() bool { return s.Kind == KindBucket }
 
 // Capture describes an endpoint's data capture.
 type Capture struct {

@@ -45,7 +45,8 @@ type cfnValue struct {
 	why     string   // why it is not known
 }
 
-// parseCFN describes the endpoint configurations of a template.
+// parseCFN describes the endpoint configurations of a template and the S3
+// buckets none of them captures into.
 func parseCFN(file string, root *yaml.Node) ([]compliance.Subject, []Problem) {
 	d := &cfnDoc{params: map[string]*yaml.Node{}, resources: map[string]*cfnResource{}}
 	pairs(get(root, "Parameters"), func(k, v *yaml.Node) { d.params[k.Value] = v })
@@ -66,14 +67,25 @@ func parseCFN(file string, root *yaml.Node) ([]compliance.Subject, []Problem) {
 			buckets[id] = d.bucket(r)
 		}
 	}
+	configs := map[string]*configFacts{}
+	for _, id := range d.order {
+		if r := d.resources[id]; r.typ == cfnEndpointConfig {
+			c := d.config(r, buckets)
+			if c.bucket != nil {
+				c.bucket.linked = true
+			}
+			configs[id] = c
+		}
+	}
+	// Endpoint configs, and buckets no config captures into, in file
+	// order.
 	var subjects []compliance.Subject
 	for _, id := range d.order {
-		r := d.resources[id]
-		if r.typ != cfnEndpointConfig {
-			continue
+		if c := configs[id]; c != nil {
+			subjects = append(subjects, c.subject(file))
+		} else if b := buckets[id]; b != nil && !b.linked {
+			subjects = append(subjects, b.subject(file))
 		}
-		c := d.config(r, buckets)
-		subjects = append(subjects, c.subject(file))
 	}
 	return subjects, problems
 }
@@ -274,7 +286,9 @@ func (d *cfnDoc) kmsKind(v cfnValue) (kind, why string) {
 // bucket reads the facts of an AWS::S3::Bucket.
 func (d *cfnDoc) bucket(r *cfnResource) *bucketFacts {
 	b := newBucket(r.id)
+	b.line = r.line
 	p := r.props
+	d.tags(b.tags, get(p, "Tags"))
 	if v := d.eval(get(p, "BucketName")); v.known {
 		b.name = v.text
 	}

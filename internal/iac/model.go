@@ -25,6 +25,9 @@ const (
 type bucketFacts struct {
 	id         string // logical id or Terraform address
 	name       string // bucket name when known
+	line       int
+	tags       map[string]string
+	linked     bool   // the capture destination of an endpoint config
 	encryption string // compliance.Encryption*; "" unknown
 	kmsKey     string
 	public     compliance.Fact // readable without credentials
@@ -37,6 +40,7 @@ type bucketFacts struct {
 func newBucket(id string) *bucketFacts {
 	return &bucketFacts{
 		id:         id,
+		tags:       map[string]string{},
 		encryption: compliance.EncryptionSSES3, // S3 default since January 2023
 		retention:  compliance.No,
 		immutable:  compliance.No,
@@ -45,6 +49,41 @@ func newBucket(id string) *bucketFacts {
 			factPublic: "public access block not fully enabled; bucket policies and ACLs are not evaluated",
 		},
 	}
+}
+
+// subject describes a bucket no endpoint configuration of file captures
+// into as a compliance.KindBucket Subject: the storage and tag rules
+// apply to it.
+func (b *bucketFacts) subject(file string) compliance.Subject {
+	s := compliance.Subject{
+		Source:   compliance.SourceIaC,
+		Kind:     compliance.KindBucket,
+		Name:     b.id,
+		Resource: file + "#" + b.id,
+		File:     file,
+		Line:     b.line,
+		Tier:     "default",
+		Tags:     b.tags,
+		Capture: compliance.Capture{
+			Destination:       "s3://" + or(b.name, b.id),
+			Encryption:        b.encryption,
+			KMSKeyID:          b.kmsKey,
+			DestinationPublic: b.public,
+			Retention:         b.retention,
+			RetentionDays:     b.days,
+			Immutable:         b.immutable,
+		},
+	}
+	if t := b.tags["tier"]; t != "" {
+		s.Tier = t
+	}
+	if len(b.unchecked) > 0 {
+		s.Unchecked = make(map[string]string, len(b.unchecked))
+		for k, v := range b.unchecked {
+			s.Unchecked[k] = v
+		}
+	}
+	return s
 }
 
 // configFacts is what a file says about one endpoint configuration.

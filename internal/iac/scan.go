@@ -35,8 +35,9 @@ const maxFileBytes = 64 << 20
 
 // Scan reads every CloudFormation template and Terraform plan JSON among
 // paths (files, or directories walked for .yaml, .yml, .json and .template
-// files) and returns one Subject per SageMaker endpoint configuration, in
-// file order. A file named explicitly that cannot be parsed or is neither
+// files) and returns one Subject per SageMaker endpoint configuration and
+// one compliance.KindBucket Subject per S3 bucket that no endpoint
+// configuration of the same file captures into, in file order. A file named explicitly that cannot be parsed or is neither
 // format is a Problem; in a walked directory, files of neither format are
 // skipped silently. A path that does not exist is an error.
 func Scan(paths []string) ([]compliance.Subject, []Problem, error) {

@@ -145,7 +145,71 @@ func TestScan_problems(t *testing.T) {
 
 func TestScan_directory(t *testing.T) {
 	subjects, problems := mustScan(t, "testdata")
-	if len(subjects) != 7 || len(problems) != 1 {
-		t.Fatalf("got %d subjects, %d problems; want 7 and 1", len(subjects), len(problems))
+	// 7 endpoint configs and the 2 standalone buckets of bucket-only.*.
+	if len(subjects) != 9 || len(problems) != 1 {
+		t.Fatalf("got %d subjects, %d problems; want 9 and 1", len(subjects), len(problems))
+	}
+}
+
+// TestScan_standaloneBuckets: a bucket no endpoint configuration captures
+// into is a KindBucket subject of its own, evaluated by the storage and tag
+// rules only.
+func TestScan_standaloneBuckets(t *testing.T) {
+	st := compliance.Settings{RequiredTags: []string{"owner"}}
+	status := func(r compliance.Report) map[string]string {
+		m := map[string]string{}
+		for _, f := range r.Findings {
+			m[f.RuleID] = f.Status
+		}
+		return m
+	}
+
+	// CloudFormation: no encryption configuration (S3's default SSE-S3),
+	// no lifecycle, no public access block.
+	subjects, problems := mustScan(t, "testdata/bucket-only.yaml")
+	if len(problems) > 0 || len(subjects) != 1 {
+		t.Fatalf("subjects = %d, problems = %v; want one bucket", len(subjects), problems)
+	}
+	s := subjects[0]
+	if s.Kind != compliance.KindBucket || s.Name != "LooseCaptureBucket" || s.Line != 4 || s.Tags["owner"] != "ml-platform" {
+		t.Errorf("bucket subject = %s kind=%s", compact(s), s.Kind)
+	}
+	r := compliance.Evaluate(subjects, st)
+	want := map[string]string{
+		"GBX-CAP-001": compliance.StatusSkipped, "GBX-CAP-002": compliance.StatusSkipped,
+		"GBX-ENC-001": compliance.StatusFail, "GBX-PUB-001": compliance.StatusUnknown,
+		"GBX-RET-001": compliance.StatusFail, "GBX-TAG-001": compliance.StatusPass,
+		"GBX-MON-001": compliance.StatusSkipped, "GBX-ALR-001": compliance.StatusSkipped,
+		"GBX-REG-001": compliance.StatusSkipped,
+	}
+	if diff := cmp.Diff(want, status(r)); diff != "" {
+		t.Errorf("CloudFormation bucket findings (-want +got):\n%s", diff)
+	}
+	if r.Summary.Totals.Endpoints != 0 || r.Summary.Buckets.Buckets != 1 || r.Summary.Buckets.FullyCompliant != 0 {
+		t.Errorf("summary = %+v", r.Summary)
+	}
+
+	// Terraform: split resources give a customer key, a lifecycle rule and
+	// a full public access block.
+	subjects, problems = mustScan(t, "testdata/bucket-only.tfplan.json")
+	if len(problems) > 0 || len(subjects) != 1 || subjects[0].Kind != compliance.KindBucket || subjects[0].Name != "aws_s3_bucket.loose" {
+		t.Fatalf("subjects = %v, problems = %v; want one bucket", subjects, problems)
+	}
+	r = compliance.Evaluate(subjects, st)
+	for id, got := range status(r) {
+		if got == compliance.StatusFail || got == compliance.StatusUnknown {
+			t.Errorf("%s: %s on a compliant bucket: %v", id, got, r.Findings)
+		}
+	}
+	if r.Summary.Buckets.FullyCompliant != 1 {
+		t.Errorf("summary = %+v", r.Summary)
+	}
+
+	// A bucket linked as a capture destination stays part of its endpoint.
+	subjects, _ = mustScan(t, "testdata/compliant.yaml", "testdata/noncompliant.yaml", "testdata/plan.json")
+	for _, s := range subjects {
+		if s.Kind != "" {
+			t.Errorf("linked fixture bucket reported on its own: %s", compact(s))
+		}
 	}
 }

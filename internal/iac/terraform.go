@@ -44,7 +44,8 @@ type tfPlan struct {
 
 var tfIndex = regexp.MustCompile(`\[[^\]]*\]`)
 
-// parseTerraform describes the endpoint configurations of a plan JSON.
+// parseTerraform describes the endpoint configurations of a plan JSON and
+// the S3 buckets none of them captures into.
 func parseTerraform(file string, root *yaml.Node) ([]compliance.Subject, []Problem) {
 	p := &tfPlan{byCfg: map[string][]*tfResource{}}
 	changes := map[string]*yaml.Node{}
@@ -115,10 +116,24 @@ func parseTerraform(file string, root *yaml.Node) ([]compliance.Subject, []Probl
 			}
 		}
 	}
-	var subjects []compliance.Subject
+	configs := map[*tfResource]*configFacts{}
 	for _, r := range p.res {
 		if r.typ == tfEndpointConfig {
-			subjects = append(subjects, p.config(r, buckets).subject(file))
+			c := p.config(r, buckets)
+			if c.bucket != nil {
+				c.bucket.linked = true
+			}
+			configs[r] = c
+		}
+	}
+	// Endpoint configs, and buckets no config captures into, in plan
+	// order.
+	var subjects []compliance.Subject
+	for _, r := range p.res {
+		if c := configs[r]; c != nil {
+			subjects = append(subjects, c.subject(file))
+		} else if b := buckets[r]; b != nil && !b.linked {
+			subjects = append(subjects, b.subject(file))
 		}
 	}
 	return subjects, nil
@@ -204,7 +219,9 @@ func (p *tfPlan) kmsKind(r *tfResource, keys ...string) (key, kind, why string, 
 // provider versions before 4.
 func (p *tfPlan) bucket(r *tfResource) *bucketFacts {
 	b := newBucket(r.addr)
+	b.line = r.line
 	b.name, _ = r.str("bucket")
+	tfTags(b.tags, r)
 	if on, _ := scalar(get(r.values, "object_lock_enabled")); isTrue(on) {
 		b.immutable = compliance.Yes
 	}

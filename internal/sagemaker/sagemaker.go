@@ -204,6 +204,11 @@ type auditor struct {
 	// noSchedules is set once ListMonitoringSchedules proved unavailable in
 	// this region (moto: HTTP 500), so it is not called for every endpoint.
 	noSchedules string
+	// schedMu serialises the first ListMonitoringSchedules (schedProbed
+	// false) so concurrent workers wait for its verdict instead of all
+	// calling an unavailable API.
+	schedMu     sync.Mutex
+	schedProbed bool
 }
 
 func newAuditor(cfg aws.Config, region string, opts Options, c *counter) *auditor {
@@ -416,6 +421,17 @@ func (a *auditor) readTags(ctx context.Context, arn string, s *compliance.Subjec
 // whether a schedule has a baseline (that needs DescribeMonitoringSchedule
 // per schedule), so a schedule counts as a monitor.
 func (a *auditor) readSchedules(ctx context.Context, name string, s *compliance.Subject) {
+	a.schedMu.Lock()
+	if a.schedProbed {
+		a.schedMu.Unlock()
+	} else {
+		// The first caller probes while holding schedMu; the others
+		// then see noSchedules if the API proved unavailable.
+		defer func() {
+			a.schedProbed = true
+			a.schedMu.Unlock()
+		}()
+	}
 	a.mu.Lock()
 	na := a.noSchedules
 	a.mu.Unlock()
@@ -428,7 +444,9 @@ func (a *auditor) readSchedules(ctx context.Context, name string, s *compliance.
 	p := sm.NewListMonitoringSchedulesPaginator(a.sm, &sm.ListMonitoringSchedulesInput{EndpointName: aws.String(name)})
 	for p.HasMorePages() && !found {
 		a.calls.add("sagemaker:ListMonitoringSchedules")
-		page, err := p.NextPage(ctx)
+		// One attempt: a failure only leaves one fact unknown, and moto
+		// answers HTTP 500, which the SDK would retry.
+		page, err := p.NextPage(ctx, func(o *sm.Options) { o.RetryMaxAttempts = 1 })
 		if err != nil {
 			s.Monitored = compliance.Unknown
 			if notAvailable(err) {
