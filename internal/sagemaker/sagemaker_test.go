@@ -200,6 +200,36 @@ func TestAudit_Moto(t *testing.T) {
 			t.Errorf("%s: Unchecked[monitored] = %q", s.Name, r)
 		}
 	}
+	// The report over the account: each endpoint's failing and unverified
+	// rules, with a tier minimum of 10% (gold: 25%) and the default tags.
+	report := compliance.Evaluate(mine, compliance.Settings{
+		RequiredTags: []string{"owner", "cost-center"},
+		MinSampling:  map[string]float64{"default": 10, "gold": 25},
+	})
+	byEndpoint := map[string][]string{}
+	for _, f := range report.Findings {
+		if f.Status == compliance.StatusFail || f.Status == compliance.StatusUnknown {
+			name := strings.TrimPrefix(f.Subject.Name, prefix)
+			byEndpoint[name] = append(byEndpoint[name], f.RuleID+"="+f.Status)
+		}
+	}
+	var table []string
+	for _, s := range mine {
+		name := strings.TrimPrefix(s.Name, prefix)
+		table = append(table, name+": "+strings.Join(byEndpoint[name], " "))
+	}
+	wantTable := []string{
+		"awskey: GBX-CAP-002=fail GBX-ENC-001=fail GBX-RET-001=fail GBX-MON-001=unknown GBX-ALR-001=unknown GBX-REG-001=unknown",
+		"good: GBX-MON-001=unknown GBX-ALR-001=unknown GBX-REG-001=unknown",
+		"low: GBX-CAP-002=fail GBX-TAG-001=fail GBX-MON-001=unknown GBX-ALR-001=unknown GBX-REG-001=unknown",
+		"none: GBX-CAP-001=fail GBX-MON-001=unknown GBX-ALR-001=unknown GBX-REG-001=unknown",
+		"off: GBX-CAP-001=fail GBX-MON-001=unknown GBX-ALR-001=unknown GBX-REG-001=unknown",
+		"plain: GBX-ENC-001=fail GBX-RET-001=fail GBX-TAG-001=fail GBX-MON-001=unknown GBX-ALR-001=unknown GBX-REG-001=unknown",
+	}
+	if strings.Join(table, "\n") != strings.Join(wantTable, "\n") {
+		t.Errorf("compliance report:\n got:\n%s\nwant:\n%s", strings.Join(table, "\n"), strings.Join(wantTable, "\n"))
+	}
+
 	// Each bucket is checked once, however many endpoints write to it.
 	if n := stats.Calls["s3:GetBucketEncryption"]; n != stats.Buckets {
 		t.Errorf("GetBucketEncryption calls = %d, buckets = %d", n, stats.Buckets)
