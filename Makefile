@@ -39,20 +39,21 @@ bin/staticcheck:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 10s)
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/config/
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzRecordPayload$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzAppendLine$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzScanSegment$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFast$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/capture/
-	$(GO) test -run='^$$' -fuzz='^FuzzAssembleCSV$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
-	$(GO) test -run='^$$' -fuzz='^FuzzAssembleJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseSchedule$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
-	$(GO) test -run='^$$' -fuzz='^FuzzProfileDataset$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
-	$(GO) test -run='^$$' -fuzz='^FuzzReadBaseline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/monitor/
-	$(GO) test -run='^$$' -fuzz='^FuzzRedact$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/redact/
-	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/keys/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseDigest$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./internal/digest/
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh \
+	  ./internal/config/:FuzzParse \
+	  ./internal/capture/:FuzzDecodeRecord \
+	  ./internal/capture/:FuzzRecordPayload \
+	  ./internal/capture/:FuzzAppendLine \
+	  ./internal/capture/:FuzzScanSegment \
+	  ./internal/capture/:FuzzDecodeFast \
+	  ./internal/monitor/:FuzzAssembleCSV \
+	  ./internal/monitor/:FuzzAssembleJSON \
+	  ./internal/monitor/:FuzzParseSchedule \
+	  ./internal/monitor/:FuzzProfileDataset \
+	  ./internal/monitor/:FuzzReadBaseline \
+	  ./internal/redact/:FuzzRedact \
+	  ./internal/keys/:FuzzDecrypt \
+	  ./internal/digest/:FuzzParseDigest
 
 ## bench: gateway load benchmark (direct / plain proxy / glassbox off / async / sync / indexed capture), uploader throughput, capture-index lookups, monitor throughput/memory vs the decode floor and DuckDB, decrypt+read vs plain read, Go benchmarks
 bench:
