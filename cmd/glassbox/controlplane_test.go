@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -24,9 +23,7 @@ const testAdminToken = "gbx_abcdefgh_abcdefghijklmnopqrstuvwxyz234567"
 
 // cpServer is a Glassbox server started in-process for control-plane tests.
 type cpServer struct {
-	URL  string
-	stop context.CancelFunc
-	done chan error
+	URL string
 }
 
 func startServer(t *testing.T, yaml string) *cpServer {
@@ -35,23 +32,13 @@ func startServer(t *testing.T, yaml string) *cpServer {
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &cpServer{stop: cancel, done: make(chan error, 1)}
-	started := make(chan string, 1)
-	go func() { s.done <- serve(ctx, cfg, io.Discard, started) }()
-	select {
-	case addr := <-started:
-		s.URL = "http://" + addr
-	case err := <-s.done:
-		t.Fatalf("serve: %v", err)
-	}
+	addr, stop := serveInProcess(t, cfg, io.Discard)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-s.done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return s
+	return &cpServer{URL: "http://" + addr}
 }
 
 // cli runs the glassbox command with the given args against s.

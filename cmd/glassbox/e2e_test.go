@@ -27,9 +27,35 @@ import (
 type gatewayUnderTest struct {
 	URL    string
 	Data   string // folder of storage.blob
-	stop   context.CancelFunc
-	done   chan error
+	stop   func() error
 	closed bool
+}
+
+// serveInProcess runs 'glassbox serve' for cfg in this process, logging to
+// logOut, and returns its address once it listens and a function that
+// shuts it down gracefully and returns serve's error; calling it again
+// returns the same result. Whatever the test does not stop is stopped at
+// its end.
+func serveInProcess(t *testing.T, cfg *config.Config, logOut io.Writer) (addr string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan string, 1)
+	go func() { done <- serve(ctx, cfg, logOut, started) }()
+	select {
+	case addr = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	}
+	var once sync.Once
+	var result error
+	stop = func() error {
+		once.Do(func() { cancel(); result = <-done })
+		return result
+	}
+	t.Cleanup(func() { _ = stop() })
+	return addr, stop
 }
 
 // startGateway serves the endpoints YAML (the endpoints: section only) with
@@ -44,16 +70,8 @@ func startGateway(t *testing.T, endpointsYAML string) *gatewayUnderTest {
 	if err != nil {
 		t.Fatalf("config.Parse: %v\n%s", err, yaml)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gatewayUnderTest{Data: data, stop: cancel, done: make(chan error, 1)}
-	started := make(chan string, 1)
-	go func() { g.done <- serve(ctx, cfg, io.Discard, started) }()
-	select {
-	case addr := <-started:
-		g.URL = "http://" + addr
-	case err := <-g.done:
-		t.Fatalf("serve: %v", err)
-	}
+	addr, stop := serveInProcess(t, cfg, io.Discard)
+	g := &gatewayUnderTest{URL: "http://" + addr, Data: data, stop: stop}
 	t.Cleanup(func() { g.Stop(t) })
 	return g
 }
@@ -65,8 +83,7 @@ func (g *gatewayUnderTest) Stop(t *testing.T) {
 		return
 	}
 	g.closed = true
-	g.stop()
-	if err := <-g.done; err != nil {
+	if err := g.stop(); err != nil {
 		t.Errorf("serve returned %v", err)
 	}
 }

@@ -40,18 +40,8 @@ func serveConfigFile(t *testing.T, path, endpoint string, n int) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	started := make(chan string, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, started) }()
-	var base string
-	select {
-	case addr := <-started:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	addr, stop := serveInProcess(t, cfg, io.Discard)
+	base := "http://" + addr
 	var ids []string
 	body := []byte(strings.Repeat(encMarker+",1.5,2.5\n", 220))
 	for range n {
@@ -61,8 +51,7 @@ func serveConfigFile(t *testing.T, path, endpoint string, n int) []string {
 		}
 		ids = append(ids, resp.Header.Get("X-Glassbox-Event-Id"))
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	return ids
@@ -469,18 +458,8 @@ keys:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	started := make(chan string, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, started) }()
-	var base string
-	select {
-	case addr := <-started:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	addr, stop := serveInProcess(t, cfg, io.Discard)
+	base := "http://" + addr
 
 	// The blob store becomes unwritable (a regular file where its folder
 	// was; chmod would not stop root).
@@ -552,8 +531,7 @@ keys:
 	if err := os.Rename(aside, data); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	if got := countIDs(listCaptures(t, "--config", cfgPath, "--endpoint", "secret")); got != sent["secret"] {

@@ -109,17 +109,8 @@ log: {level: error}
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan string, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, started) }()
-	var base string
-	select {
-	case addr := <-started:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatal(err)
-	}
+	addr, stop := serveInProcess(t, cfg, io.Discard)
+	base := "http://" + addr
 	ids := map[string]bool{}
 	for i := 0; i < 20; i++ {
 		resp, _ := post(t, base+"/endpoints/s3ep/invocations", "text/csv", []byte(fmt.Sprintf("%d,1", i)), nil)
@@ -128,8 +119,7 @@ log: {level: error}
 		}
 		ids[resp.Header.Get("X-Glassbox-Event-Id")] = true
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	b, err := s3.New(context.Background(), s3.Options{Bucket: bucketName, Prefix: "capture", Endpoint: endpoint, PathStyle: true})

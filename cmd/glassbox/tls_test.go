@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -145,21 +144,11 @@ func tlsServe(t *testing.T, serverYAML, endpointsYAML string) (addr string, logs
 	if err != nil {
 		t.Fatalf("config.Parse: %v\n%s", err, yaml)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	logs = &lockedBuffer{}
-	done := make(chan error, 1)
-	started := make(chan string, 1)
-	go func() { done <- serve(ctx, cfg, logs, started) }()
-	select {
-	case addr = <-started:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v\n%s", err, logs)
-	}
+	addr, stop := serveInProcess(t, cfg, logs)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v", err)
+		if err := stop(); err != nil {
+			t.Errorf("serve returned %v\n%s", err, logs)
 		}
 	})
 	return addr, logs

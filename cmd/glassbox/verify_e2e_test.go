@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,25 +25,10 @@ func serveSession(t *testing.T, cfgPath string) (url string, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	started := make(chan string, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, started) }()
-	select {
-	case addr := <-started:
-		url = "http://" + addr
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	}
-	stopped := false
+	addr, stopServe := serveInProcess(t, cfg, io.Discard)
+	url = "http://" + addr
 	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
+		if err := stopServe(); err != nil {
 			t.Errorf("serve returned %v", err)
 		}
 	}
