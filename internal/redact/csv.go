@@ -81,10 +81,10 @@ func (a *applier) csv(b []byte) []byte {
 		case rule != nil && len(content) > 0:
 			a.fired[rule.rule] = true
 			a.changed = true
-			v := r.replace(nil, rule.action, fieldLabel, content)
-			out = appendCSVField(out, v, quoted)
+			a.tmp = r.replace(a.tmp[:0], rule.action, fieldLabel, content)
+			out = appendCSVField(out, a.tmp, quoted)
 		default:
-			if nv, ok := a.scan(nil, content); ok {
+			if nv, ok := a.scanTmp(content); ok {
 				out = appendCSVField(out, nv, quoted)
 			} else {
 				out = append(out, raw...)

@@ -30,56 +30,191 @@ func Find(b []byte, detectors ...string) []Match {
 // features are cheap facts about a byte string that let a detector that
 // cannot match be skipped without scanning.
 type features struct {
+	n       int // length
 	digits  int
-	at      bool
+	letters int
+	at      int
 	colons  int
-	letters bool
-	dots    bool
+	dots    int
+	plus    int
+	seps    int // '-' and ' '
+	opens   int // '['
 }
 
+// Lanes of classTab: each byte adds 1 to the 8-bit lane of its class.
+const (
+	laneDigit = 8 * iota
+	laneLetter
+	laneAt
+	laneColon
+	laneDot
+	lanePlus
+	laneSep
+	laneOpen
+)
+
+// classTab maps a byte to a 1 in the lane of its class (0 for bytes of no
+// class), so that summing the entries of up to 255 bytes counts every
+// class at once.
+var classTab = func() (t [256]uint64) {
+	for c := range 256 {
+		b := byte(c)
+		switch {
+		case isDigit(b):
+			t[c] = 1 << laneDigit
+		case isAlpha(b):
+			t[c] = 1 << laneLetter
+		case b == '@':
+			t[c] = 1 << laneAt
+		case b == ':':
+			t[c] = 1 << laneColon
+		case b == '.':
+			t[c] = 1 << laneDot
+		case b == '+':
+			t[c] = 1 << lanePlus
+		case b == '-' || b == ' ':
+			t[c] = 1 << laneSep
+		case b == '[':
+			t[c] = 1 << laneOpen
+		}
+	}
+	return t
+}()
+
+// featuresOf returns the features of b outside the tokens this package
+// wrote: a match overlapping a token is dropped anyway (dropInsideTokens),
+// so the features of the text around the tokens are enough to rule a
+// detector out. (Counting the text on both sides of a token together only
+// lets more detectors through.)
 func featuresOf(b []byte) features {
 	var f features
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			f.digits++
-		case c == '@':
-			f.at = true
-		case c == ':':
-			f.colons++
-		case c == '.':
-			f.dots = true
-		case c|0x20 >= 'a' && c|0x20 <= 'z':
-			f.letters = true
+	f.add(b)
+	if f.opens == 0 {
+		return f
+	}
+	f = features{}
+	for next := 0; next < len(b); {
+		t0, t1 := nextToken(b, next)
+		if t0 < 0 {
+			f.add(b[next:])
+			break
 		}
+		f.add(b[next:t0])
+		next = t1
 	}
 	return f
 }
 
-// finders, by index in detectorNames, with the features each needs.
-var finders = [len(detectorNames)]struct {
-	find func(b []byte, dst []Match) []Match
-	may  func(f features) bool
-}{
-	{findEmail, func(f features) bool { return f.at }},
-	{findPhone, func(f features) bool { return f.digits >= 8 }},
-	{findCard, func(f features) bool { return f.digits >= 13 }},
-	{findSSN, func(f features) bool { return f.digits >= 9 }},
-	{findIBAN, func(f features) bool { return f.digits >= 2 && f.letters }},
-	{findIPv4, func(f features) bool { return f.digits >= 4 && f.dots }},
-	{findIPv6, func(f features) bool { return f.colons >= 2 }},
+// add adds the features of b to f.
+func (f *features) add(b []byte) {
+	f.n += len(b)
+	for len(b) > 0 {
+		chunk := b
+		if len(chunk) > 255 {
+			chunk = chunk[:255]
+		}
+		b = b[len(chunk):]
+		// Four sums break the dependency chain; together they count at
+		// most 255 bytes, so no lane overflows.
+		var acc, acc1, acc2, acc3 uint64
+		for len(chunk) >= 4 {
+			acc += classTab[chunk[0]]
+			acc1 += classTab[chunk[1]]
+			acc2 += classTab[chunk[2]]
+			acc3 += classTab[chunk[3]]
+			chunk = chunk[4:]
+		}
+		for _, c := range chunk {
+			acc += classTab[c]
+		}
+		acc += acc1 + acc2 + acc3
+		f.digits += int(acc >> laneDigit & 0xff)
+		f.letters += int(acc >> laneLetter & 0xff)
+		f.at += int(acc >> laneAt & 0xff)
+		f.colons += int(acc >> laneColon & 0xff)
+		f.dots += int(acc >> laneDot & 0xff)
+		f.plus += int(acc >> lanePlus & 0xff)
+		f.seps += int(acc >> laneSep & 0xff)
+		f.opens += int(acc >> laneOpen & 0xff)
+	}
+}
+
+// may returns the set of detectors (bit = index in detectorNames) that can
+// match a string with features f: each condition is one every match of the
+// detector meets.
+func (f *features) may() uint8 {
+	var m uint8
+	if f.at > 0 && f.dots > 0 && f.letters >= 2 && f.n >= 6 { // email: local@label.tld
+		m |= 1 << 0
+	}
+	if f.digits >= 10 || (f.plus > 0 && f.digits >= 8) { // phone: "+" and 8 digits, or NANP's 10
+		m |= 1 << 1
+	}
+	if f.digits >= 13 { // payment card
+		m |= 1 << 2
+	}
+	if f.digits >= 9 && f.seps >= 2 { // SSN: AAA-GG-SSSS or with spaces
+		m |= 1 << 3
+	}
+	if f.n >= 15 && f.digits >= 2 && f.letters >= 2 { // IBAN: 15 characters, country and check digits
+		m |= 1 << 4
+	}
+	if f.digits >= 4 && f.dots >= 3 { // IPv4: 4 numbers and 3 dots
+		m |= 1 << 5
+	}
+	if f.colons >= 2 { // IPv6
+		m |= 1 << 6
+	}
+	return m
+}
+
+// finders, by index in detectorNames.
+var finders = [len(detectorNames)]func(b []byte, dst []Match) []Match{
+	findEmail, findPhone, findCard, findSSN, findIBAN, findIPv4, findIPv6,
 }
 
 // findAll appends the matches of the detectors in set to dst, sorted and
 // without overlaps, leaving out anything inside a token this package wrote
 // (so that redacting twice changes nothing more).
 func findAll(b []byte, set uint8, dst []Match) []Match {
-	f := featuresOf(b)
 	start := len(dst)
+	if len(b) < 4 { // "1::2", the shortest match of any detector
+		return dst
+	}
+	if len(b) <= 255 {
+		// Fast path for the short strings of JSON values and CSV fields:
+		// one pass summing the class lanes, no tokens in b.
+		var acc uint64
+		for _, c := range b {
+			acc += classTab[c]
+		}
+		if acc>>laneOpen&0xff == 0 {
+			f := features{
+				n:       len(b),
+				digits:  int(acc >> laneDigit & 0xff),
+				letters: int(acc >> laneLetter & 0xff),
+				at:      int(acc >> laneAt & 0xff),
+				colons:  int(acc >> laneColon & 0xff),
+				dots:    int(acc >> laneDot & 0xff),
+				plus:    int(acc >> lanePlus & 0xff),
+				seps:    int(acc >> laneSep & 0xff),
+			}
+			set &= f.may()
+		} else {
+			f := featuresOf(b)
+			set &= f.may()
+		}
+	} else {
+		f := featuresOf(b)
+		set &= f.may()
+	}
+	if set == 0 {
+		return dst
+	}
 	for d := range finders {
-		if set&(1<<d) != 0 && finders[d].may(f) {
+		if set&(1<<d) != 0 {
 			n := len(dst)
-			dst = finders[d].find(b, dst)
+			dst = finders[d](b, dst)
 			for i := n; i < len(dst); i++ {
 				dst[i].det = d
 				dst[i].Detector = detectorNames[d]

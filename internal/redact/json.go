@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -21,12 +22,14 @@ type jsonRewriter struct {
 	depth int
 	bad   bool
 	str   []byte // scratch for decoded strings
+	esc   bool   // the last string skipString passed holds a backslash
 }
 
 // json redacts b as one or more JSON values separated by white space. It
 // returns false when b is not valid JSON; the caller then scans it as text.
 func (a *applier) json(b []byte) ([]byte, bool) {
-	w := jsonRewriter{a: a, in: b, out: make([]byte, 0, len(b)+64)}
+	w := jsonRewriter{a: a, in: b, out: make([]byte, 0, len(b)+64), path: a.path[:0], str: a.str[:0]}
+	defer func() { a.path, a.str = w.path[:0], w.str[:0] }()
 	values := 0
 	for {
 		ws := w.i
@@ -102,7 +105,8 @@ func (w *jsonRewriter) value(rule *pathRule) {
 			w.out = append(w.out, "null"...)
 			return
 		}
-		w.out = appendJSONString(w.out, w.a.r.replace(nil, rule.action, fieldLabel, raw))
+		w.a.tmp = w.a.r.replace(w.a.tmp[:0], rule.action, fieldLabel, raw)
+		w.out = appendJSONString(w.out, w.a.tmp)
 		return
 	}
 	switch c := w.in[w.i]; {
@@ -123,7 +127,7 @@ func (w *jsonRewriter) value(rule *pathRule) {
 			return
 		}
 		lit := w.in[start:w.i]
-		if nv, ok := w.a.scan(nil, lit); ok {
+		if nv, ok := w.a.scanTmp(lit); ok {
 			if len(nv) == 0 {
 				w.out = append(w.out, "null"...)
 			} else {
@@ -150,7 +154,7 @@ func (w *jsonRewriter) stringValue(raw []byte) {
 	if w.bad {
 		return
 	}
-	if nv, ok := w.a.scan(nil, content); ok {
+	if nv, ok := w.a.scanTmp(content); ok {
 		w.out = appendJSONString(w.out, nv)
 		return
 	}
@@ -219,7 +223,7 @@ func (w *jsonRewriter) object() {
 				w.out = append(w.out, ',')
 			}
 			w.out = append(w.out, pending...)
-			if nk, ok := w.a.scan(nil, key); ok {
+			if nk, ok := w.a.scanTmp(key); ok {
 				w.out = appendJSONString(w.out, nk)
 			} else {
 				w.out = append(w.out, rawKey...)
@@ -381,13 +385,22 @@ func (w *jsonRewriter) skipValue() {
 // when it is not a valid string.
 func (w *jsonRewriter) skipString() bool {
 	j := w.i + 1
+	w.esc = false
 	for j < len(w.in) {
+		// Skip eight ordinary bytes at a time.
+		for j+8 <= len(w.in) && !stringSpecial8(binary.LittleEndian.Uint64(w.in[j:])) {
+			j += 8
+		}
+		if j >= len(w.in) {
+			break
+		}
 		c := w.in[j]
 		switch {
 		case c == '"':
 			w.i = j + 1
 			return true
 		case c == '\\':
+			w.esc = true
 			if j+1 >= len(w.in) {
 				w.bad = true
 				return false
@@ -422,12 +435,27 @@ func (w *jsonRewriter) skipString() bool {
 	return false
 }
 
+// stringSpecial8 reports whether any of the eight bytes in x is a quote, a
+// backslash or a control byte (below 0x20): the bytes skipString must look
+// at. (The SWAR tests below have no false negatives and, for whether any
+// byte matches, no false positives.)
+func stringSpecial8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	less20 := (x - 0x20*ones) &^ x & highs
+	q := x ^ '"'*ones
+	quote := (q - ones) &^ q & highs
+	bs := x ^ '\\'*ones
+	backslash := (bs - ones) &^ bs & highs
+	return less20|quote|backslash != 0
+}
+
 // decode returns the content of a string (raw, with quotes, already
-// checked by skipString). Without escapes it is a sub-slice of raw;
-// otherwise it is decoded into w.str, valid until the next call.
+// checked by skipString, which must have been the last string it passed).
+// Without escapes it is a sub-slice of raw; otherwise it is decoded into
+// w.str, valid until the next call.
 func (w *jsonRewriter) decode(raw []byte) []byte {
 	body := raw[1 : len(raw)-1]
-	if bytes.IndexByte(body, '\\') < 0 {
+	if !w.esc {
 		return body
 	}
 	out := w.str[:0]

@@ -108,7 +108,7 @@ var ErrNoKey = errors.New("hash action needs an HMAC key")
 // Redactor applies a fixed set of rules. It is safe for concurrent use.
 type Redactor struct {
 	key     []byte
-	hashers sync.Pool // of hash.Hash (HMAC-SHA256 under key)
+	hashers sync.Pool // of *hasher (HMAC-SHA256 under key)
 
 	ids []string // rule ids, by rule index
 
@@ -205,7 +205,7 @@ func New(rules []Rule, hmacKey []byte) (*Redactor, error) {
 		r.ids = append(r.ids, rule.ID())
 	}
 	key := r.key
-	r.hashers.New = func() any { return hmac.New(sha256.New, key) }
+	r.hashers.New = func() any { return &hasher{h: hmac.New(sha256.New, key)} }
 	return r, nil
 }
 
@@ -232,14 +232,15 @@ func (r *Redactor) Apply(payload []byte, format Format) (out []byte, fired []str
 			out, fired, err = nil, nil, fmt.Errorf("redact: internal error: %v", p)
 		}
 	}()
-	a := applier{r: r, fired: make([]bool, len(r.ids))}
+	a := getApplier(r)
+	defer putApplier(a)
 	switch format {
 	case CSV:
 		out = a.csv(payload)
 	case JSON:
 		var ok bool
 		if out, ok = a.json(payload); !ok {
-			a = applier{r: r, fired: make([]bool, len(r.ids))}
+			a.reset(r)
 			out = a.text(payload)
 		}
 	default:
@@ -248,20 +249,72 @@ func (r *Redactor) Apply(payload []byte, format Format) (out []byte, fired []str
 	if !a.changed {
 		out = payload
 	}
-	for i, f := range a.fired {
+	n := 0
+	for _, f := range a.fired {
 		if f {
-			fired = append(fired, r.ids[i])
+			n++
+		}
+	}
+	if n > 0 {
+		fired = make([]string, 0, n)
+		for i, f := range a.fired {
+			if f {
+				fired = append(fired, r.ids[i])
+			}
 		}
 	}
 	return out, fired, nil
 }
 
-// applier holds the state of one Apply call.
+// applier holds the state of one Apply call. Appliers are pooled: their
+// scratch buffers live on from one call to the next.
 type applier struct {
 	r       *Redactor
 	fired   []bool
 	changed bool
-	ms      []Match // scratch
+	ms      []Match // scratch: matches
+	tmp     []byte  // scratch: result of scanTmp
+	tmp2    []byte  // scratch: rescans
+	norm    []byte  // scratch: normalized values
+	str     []byte  // scratch: decoded JSON strings
+	path    []pathElem
+}
+
+var appliers = sync.Pool{New: func() any { return new(applier) }}
+
+// maxScratch is the largest scratch buffer kept in a pooled applier.
+const maxScratch = 64 << 10
+
+func getApplier(r *Redactor) *applier {
+	a := appliers.Get().(*applier)
+	a.reset(r)
+	return a
+}
+
+func (a *applier) reset(r *Redactor) {
+	a.r = r
+	a.changed = false
+	if cap(a.fired) < len(r.ids) {
+		a.fired = make([]bool, len(r.ids))
+	} else {
+		a.fired = a.fired[:len(r.ids)]
+		clear(a.fired)
+	}
+}
+
+func putApplier(a *applier) {
+	if cap(a.tmp) > maxScratch || cap(a.tmp2) > maxScratch || cap(a.norm) > maxScratch ||
+		cap(a.str) > maxScratch || cap(a.ms) > maxScratch/32 || cap(a.path) > 1024 {
+		return
+	}
+	a.r = nil
+	// Do not keep clear values around: normalized values and decoded
+	// strings are payload text.
+	clear(a.norm[:cap(a.norm)])
+	clear(a.str[:cap(a.str)])
+	clear(a.path[:cap(a.path)]) // drop references into the payload
+	a.path = a.path[:0]
+	appliers.Put(a)
 }
 
 // text redacts b as free text with the detectors and returns the result,
@@ -283,46 +336,70 @@ const maxRounds = 16
 // result is scanned again until nothing more matches: redacting twice
 // gives what redacting once gave.
 func (a *applier) scan(dst, b []byte) ([]byte, bool) {
-	start := len(dst)
-	res, ok := a.scanOnce(dst, b)
-	if !ok {
-		return res, false
-	}
-	for range maxRounds {
-		next, again := a.scanOnce(nil, res[start:])
-		if !again {
-			break
-		}
-		res = append(res[:start], next...)
-	}
-	return res, true
-}
-
-func (a *applier) scanOnce(dst, b []byte) ([]byte, bool) {
-	r := a.r
-	if r.dets == 0 || len(b) == 0 {
-		return append(dst, b...), false
-	}
-	a.ms = findAll(b, r.dets, a.ms[:0])
-	if len(a.ms) == 0 {
+	if !a.find(b) {
 		if dst == nil {
 			return b, false
 		}
 		return append(dst, b...), false
 	}
+	start := len(dst)
 	if dst == nil {
 		dst = make([]byte, 0, len(b)+16*len(a.ms))
 	}
+	return a.settle(a.replaceAll(dst, b), start), true
+}
+
+// scanTmp is scan(nil, b) with a result that, when something matched, is
+// only valid until the next scanTmp call.
+func (a *applier) scanTmp(b []byte) ([]byte, bool) {
+	if !a.find(b) {
+		return b, false
+	}
+	a.tmp = a.settle(a.replaceAll(a.tmp[:0], b), 0)
+	return a.tmp, true
+}
+
+// settle rescans res[start:], which had matches replaced, until nothing
+// more matches (at most maxRounds times).
+func (a *applier) settle(res []byte, start int) []byte {
+	for range maxRounds {
+		if !a.find(res[start:]) {
+			break
+		}
+		a.tmp2 = a.replaceAll(a.tmp2[:0], res[start:])
+		res = append(res[:start], a.tmp2...)
+	}
+	return res
+}
+
+// find runs the detectors over b into a.ms and reports whether any
+// matched.
+func (a *applier) find(b []byte) bool {
+	if a.r.dets == 0 || len(b) == 0 {
+		return false
+	}
+	a.ms = findAll(b, a.r.dets, a.ms[:0])
+	return len(a.ms) > 0
+}
+
+// replaceAll appends b with the matches in a.ms replaced to dst.
+func (a *applier) replaceAll(dst, b []byte) []byte {
+	r := a.r
 	last := 0
 	for _, m := range a.ms {
 		d := m.det
 		dst = append(dst, b[last:m.Start]...)
-		dst = r.replace(dst, r.detAct[d], detectorNames[d], normalize(d, b[m.Start:m.End]))
+		var v []byte
+		if r.detAct[d] == Hash {
+			a.norm = normalize(a.norm[:0], d, b[m.Start:m.End])
+			v = a.norm
+		}
+		dst = r.replace(dst, r.detAct[d], detectorNames[d], v)
 		a.fired[r.detIdx[d]] = true
 		last = m.End
 	}
 	a.changed = true
-	return append(dst, b[last:]...), true
+	return append(dst, b[last:]...)
 }
 
 // replace appends the replacement of value under action to dst.
@@ -346,43 +423,54 @@ func (r *Redactor) replace(dst []byte, action Action, label string, value []byte
 const tokenHexLen = 16
 
 func (r *Redactor) appendMAC(dst, value []byte) []byte {
-	h := r.hashers.Get().(hash.Hash)
-	h.Reset()
-	h.Write(value)
-	var sum [sha256.Size]byte
-	s := h.Sum(sum[:0])
+	h := r.hashers.Get().(*hasher)
+	h.h.Reset()
+	h.h.Write(value)
+	s := h.h.Sum(h.sum[:0])
+	dst = hex.AppendEncode(dst, s[:tokenHexLen/2])
 	r.hashers.Put(h)
-	return hex.AppendEncode(dst, s[:tokenHexLen/2])
+	return dst
 }
 
-// normalize returns the form of a detected value that Hash keys on, so
-// that one value written two ways gives one token: e-mail lower-cased;
+// hasher is a pooled HMAC with room for its sum.
+type hasher struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+// normalize appends to dst the form of a detected value that Hash keys on,
+// so that one value written two ways gives one token: e-mail lower-cased;
 // digits only for cards, SSNs and phones (with a leading + kept); IBANs
 // upper-cased without spaces; IP addresses in net/netip's canonical form.
-func normalize(d int, v []byte) []byte {
+func normalize(dst []byte, d int, v []byte) []byte {
 	switch detectorNames[d] {
 	case Email:
-		return []byte(strings.ToLower(string(v)))
+		// Addresses as the detector reads them are ASCII.
+		for _, c := range v {
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+		}
+		return dst
 	case PaymentCard, USSSN, Phone:
-		out := make([]byte, 0, len(v))
 		for i, c := range v {
 			if isDigit(c) || (c == '+' && i == 0) {
-				out = append(out, c)
+				dst = append(dst, c)
 			}
 		}
-		return out
+		return dst
 	case IBAN:
-		out := make([]byte, 0, len(v))
 		for _, c := range v {
 			if isAlnum(c) {
-				out = append(out, upper(c))
+				dst = append(dst, upper(c))
 			}
 		}
-		return out
+		return dst
 	case IPv4, IPv6:
 		if ip, err := netip.ParseAddr(string(v)); err == nil {
-			return []byte(ip.String())
+			return ip.AppendTo(dst)
 		}
 	}
-	return v
+	return append(dst, v...)
 }
