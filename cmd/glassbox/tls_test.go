@@ -485,7 +485,12 @@ func TestTLS_ClearTextWarning(t *testing.T) {
 			var out bytes.Buffer
 			ln, err := listen(config.Server{Listen: tc.listen}, slog.New(slog.NewTextHandler(&out, nil)), &out)
 			if err != nil {
-				t.Skipf("cannot listen on %s here: %v", tc.listen, err)
+				// A host without IPv6 cannot bind [::1] or [::]; that says
+				// nothing about the warning. Every other address must bind.
+				if !strings.Contains(tc.listen, "::") {
+					t.Fatalf("listen on %s: %v", tc.listen, err)
+				}
+				t.Skipf("no IPv6 on this host (%s): %v", tc.listen, err)
 			}
 			ln.Close()
 			if got := strings.Contains(out.String(), banner) && strings.Contains(out.String(), "level=WARN"); got != tc.warn {

@@ -74,6 +74,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
 	"github.com/glassbox-dev/glassbox/internal/redact"
 	"github.com/glassbox-dev/glassbox/internal/store"
+	"github.com/glassbox-dev/glassbox/tools/internal/benchfmt"
 	"github.com/glassbox-dev/glassbox/tools/internal/cpustat"
 )
 
@@ -305,7 +306,7 @@ func run() error {
 					fsyncNote = fmt.Sprintf("  fsyncs/req %.3f", sp.fsyncs/float64(max(sp.requests, 1)))
 				}
 				fmt.Fprintf(os.Stderr, "[%d/%d] rep %d %-16s c=%-3d %8.0f req/s  p50 %-8s p99 %-9s cpu %s µs/req  other procs %s%% of a core%s\n",
-					n, total, rep, p, c, res.rate(), fmtDur(res.P50), fmtDur(res.P99), fmtFloat(cpuPerReq, 1), fmtFloat(100*other, 0), fsyncNote)
+					n, total, rep, p, c, res.rate(), fmtDur(res.P50), fmtDur(res.P99), benchfmt.Float(cpuPerReq, 1), benchfmt.Float(100*other, 0), fsyncNote)
 			}
 		}
 	}
@@ -1177,23 +1178,6 @@ func (h *histogram) max() time.Duration {
 // ---------------------------------------------------------------------------
 // Report
 
-func median(xs []float64) float64 {
-	var s []float64
-	for _, x := range xs {
-		if !math.IsNaN(x) {
-			s = append(s, x)
-		}
-	}
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // stats are the medians over a cell's repetitions.
 type stats struct {
 	rate, spread float64 // req/s; (max−min)/median of req/s
@@ -1213,10 +1197,10 @@ func (c *cell) stats() stats {
 		p99 = append(p99, float64(r.P99))
 	}
 	s := stats{
-		rate: median(rates),
-		p50:  time.Duration(median(p50)),
-		p99:  time.Duration(median(p99)),
-		cpu:  median(c.cpu),
+		rate: benchfmt.Median(rates),
+		p50:  time.Duration(benchfmt.Median(p50)),
+		p99:  time.Duration(benchfmt.Median(p99)),
+		cpu:  benchfmt.Median(c.cpu),
 		ok:   true,
 	}
 	if s.rate > 0 {
@@ -1259,13 +1243,6 @@ func ruleList() string {
 		rs = append(rs, r.Detector+": "+string(r.Action))
 	}
 	return "[" + strings.Join(rs, ", ") + "]"
-}
-
-func fmtFloat(f float64, prec int) string {
-	if math.IsNaN(f) {
-		return "n/a"
-	}
-	return strconv.FormatFloat(f, 'f', prec, 64)
 }
 
 func fmtRate(f float64) string {
@@ -1317,7 +1294,7 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 		mx := slices.Max(otherCPU)
 		// /proc/stat is tick-sampled while rusage is exact, so on an idle
 		// machine this reads about −15% (c=1) to +5% (c=64).
-		fmt.Fprintf(&b, "Other processes' CPU during the cells (noise indicator; reads ≈ −15…+5%% when idle): median %.0f%%, max %.0f%% of one core.", 100*median(otherCPU), 100*mx)
+		fmt.Fprintf(&b, "Other processes' CPU during the cells (noise indicator; reads ≈ −15…+5%% when idle): median %.0f%%, max %.0f%% of one core.", 100*benchfmt.Median(otherCPU), 100*mx)
 		if mx > 0.2 {
 			b.WriteString(" **WARNING: the machine was not idle during some cells; numbers may be skewed.**")
 		}
@@ -1329,7 +1306,7 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 	for _, c := range ordered {
 		s := c.stats()
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.0f%% | %s |\n",
-			c.path, c.conns, fmtRate(s.rate), fmtDur(s.p50), fmtDur(s.p99), 100*s.spread, fmtFloat(s.cpu, 1))
+			c.path, c.conns, fmtRate(s.rate), fmtDur(s.p50), fmtDur(s.p99), 100*s.spread, benchfmt.Float(s.cpu, 1))
 	}
 	b.WriteString("\nreq/s spread = (max − min) / median over reps. Server CPU = CPU time of the process hosting " +
 		"all servers (upstream included) per completed request, warm-up included.\n\n")
@@ -1361,7 +1338,7 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 				rs = append(rs, x.runs[i].rate()/yr)
 			}
 		}
-		return median(rs)
+		return benchfmt.Median(rs)
 	}
 	capProxy, capOff := paired(pathCapture, pathProxy, 64), paired(pathCapture, pathOff, 64)
 	row("glassbox-capture / proxy throughput at c=64 (median of per-rep ratios)", capHi.ok && proxyHi.ok,
@@ -1388,7 +1365,7 @@ func renderReport(cfg *config, ordered []*cell, cells map[string]*cell, key func
 	// implies moves much less than req/s when other processes take cores.
 	protCPU := pairedInv(cells[key(pathProtect, 64)], cells[key(pathCapture, 64)])
 	row("glassbox-protect / glassbox-capture throughput implied by CPU per request at c=64 (server + load generator; capture's / protect's, median of per-rep ratios)",
-		protHi.ok && capHi.ok && !math.IsNaN(protCPU), fmtFloat(protCPU, 2), fmt.Sprintf("≥ %.2f", targetProtectRatio), protCPU >= targetProtectRatio)
+		protHi.ok && capHi.ok && !math.IsNaN(protCPU), benchfmt.Float(protCPU, 2), fmt.Sprintf("≥ %.2f", targetProtectRatio), protCPU >= targetProtectRatio)
 	row("glassbox-protect / glassbox-capture throughput at c=1 (median of per-rep ratios)", protLo.ok && capLo.ok,
 		fmt.Sprintf("%.2f", protCapLo), "informational", true)
 	row("added p50 / p99 at c=1: glassbox-protect − glassbox-capture", protLo.ok && capLo.ok,
@@ -1477,7 +1454,7 @@ func pairedInv(x, y *cell) float64 {
 	for i := 0; x != nil && y != nil && i < len(x.total) && i < len(y.total); i++ {
 		rs = append(rs, y.total[i]/x.total[i])
 	}
-	return median(rs)
+	return benchfmt.Median(rs)
 }
 
 // renderSpool writes the group-commit table: per capture cell, the spool's
@@ -1499,11 +1476,11 @@ func renderSpool(b *strings.Builder, ordered []*cell) {
 			}
 		}
 		meanFsync := "n/a"
-		if m := median(mean); !math.IsNaN(m) {
+		if m := benchfmt.Median(mean); !math.IsNaN(m) {
 			meanFsync = fmtDur(time.Duration(m * float64(time.Second)))
 		}
 		rows = append(rows, fmt.Sprintf("| %s | %d | %s | %s | %s |\n",
-			c.path, c.conns, fmtFloat(median(perReq), 3), fmtFloat(median(perFsync), 1), meanFsync))
+			c.path, c.conns, benchfmt.Float(benchfmt.Median(perReq), 3), benchfmt.Float(benchfmt.Median(perFsync), 1), meanFsync))
 	}
 	if len(rows) == 0 {
 		return

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/glassbox-dev/glassbox/internal/monitor"
+	"github.com/glassbox-dev/glassbox/tools/internal/benchfmt"
 	"github.com/glassbox-dev/glassbox/tools/internal/cpustat"
 )
 
@@ -175,7 +176,7 @@ func (b *bench) run() error {
 			b.thr[s.kind] = append(b.thr[s.kind], m)
 			logf("[rep %d/%d] %-12s %9.0f rows/s %7.1f MB/s  %6.2fs  cpu %6.2fs  peak rss %s (ru_maxrss %s, self %s)  other procs %s cores",
 				rep, cfg.reps, s.kind, m.rowsPerSec(), float64(b.main.bytes)/m.res.Seconds/1e6, m.res.Seconds, m.cpu,
-				fmtMiB(m.peak), fmtMiB(m.ruMaxRSS), fmtMiB(m.res.SelfMaxRSS), fmtFloat(m.other, 2))
+				fmtMiB(m.peak), fmtMiB(m.ruMaxRSS), fmtMiB(m.res.SelfMaxRSS), benchfmt.Float(m.other, 2))
 		}
 	}
 	if !cfg.keep {

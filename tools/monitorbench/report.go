@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glassbox-dev/glassbox/tools/internal/benchfmt"
 	"github.com/glassbox-dev/glassbox/tools/internal/churngen"
 )
 
@@ -69,12 +70,12 @@ func (b *bench) render() string {
 		rps := collect(ms, func(m measurement) float64 { return m.rowsPerSec() })
 		secs := collect(ms, func(m measurement) float64 { return m.res.Seconds })
 		fmt.Fprintf(&s, "| %s | %s | %s–%s | %.1f | %s | %.2f | %.2f | %s | %s |\n", kind,
-			fmtInt(int64(median(rps))), fmtInt(int64(slices.Min(rps))), fmtInt(int64(slices.Max(rps))),
-			float64(b.main.bytes)/median(secs)/1e6,
-			fmtInt(int64(median(collect(ms, func(m measurement) float64 { return m.rowsPerCPUSec() })))), median(secs),
-			median(collect(ms, func(m measurement) float64 { return m.cpu })),
-			fmtMiB(int64(median(collect(ms, func(m measurement) float64 { return float64(m.peak) })))),
-			fmtFloat(median(collect(ms, func(m measurement) float64 { return m.other })), 2))
+			fmtInt(int64(benchfmt.Median(rps))), fmtInt(int64(slices.Min(rps))), fmtInt(int64(slices.Max(rps))),
+			float64(b.main.bytes)/benchfmt.Median(secs)/1e6,
+			fmtInt(int64(benchfmt.Median(collect(ms, func(m measurement) float64 { return m.rowsPerCPUSec() })))), benchfmt.Median(secs),
+			benchfmt.Median(collect(ms, func(m measurement) float64 { return m.cpu })),
+			fmtMiB(int64(benchfmt.Median(collect(ms, func(m measurement) float64 { return float64(m.peak) })))),
+			benchfmt.Float(benchfmt.Median(collect(ms, func(m measurement) float64 { return m.other })), 2))
 	}
 	if mon := b.thr[kindMonitor]; len(mon) > 0 {
 		r := mon[len(mon)-1].res
@@ -104,7 +105,7 @@ func (b *bench) render() string {
 			rs = append(rs, x[i].rowsPerSec()/y[i].rowsPerSec())
 			rc = append(rc, x[i].rowsPerCPUSec()/y[i].rowsPerCPUSec())
 		}
-		return median(rs), median(rc), true
+		return benchfmt.Median(rs), benchfmt.Median(rc), true
 	}
 	both := func(r, c float64) string { return fmt.Sprintf("%.2f (CPU time: %.2f)", r, c) }
 	if r, c, ok := ratio(kindMonitor, kindFloorA); ok {
@@ -165,7 +166,7 @@ func (b *bench) render() string {
 		line := func(name string, m *measurement) {
 			fmt.Fprintf(&s, "| %s | %s | %.1f | %s | %.2f | %.2f | %s | %s |\n", name, fmtInt(int64(m.rowsPerSec())),
 				float64(br.bytes)/m.res.Seconds/1e6, fmtInt(int64(m.rowsPerCPUSec())), m.res.Seconds, m.cpu, fmtMiB(m.peak),
-				fmtFloat(m.other, 2))
+				benchfmt.Float(m.other, 2))
 		}
 		line("Glassbox ProfileDataset", &br.profile)
 		if br.duck != nil {
@@ -193,23 +194,6 @@ func collect(ms []measurement, f func(measurement) float64) []float64 {
 }
 
 // median of xs ignoring NaNs; NaN when none is left.
-func median(xs []float64) float64 {
-	var v []float64
-	for _, x := range xs {
-		if !math.IsNaN(x) {
-			v = append(v, x)
-		}
-	}
-	if len(v) == 0 {
-		return nan
-	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
 func sortedCopy(xs []int) []int {
 	out := slices.Clone(xs)
 	slices.Sort(out)
@@ -221,13 +205,6 @@ func passMiss(ok bool) string {
 		return "PASS"
 	}
 	return "MISS"
-}
-
-func fmtFloat(x float64, prec int) string {
-	if math.IsNaN(x) {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.*f", prec, x)
 }
 
 // fmtInt writes n with thousands separators.

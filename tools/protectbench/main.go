@@ -58,6 +58,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/keys"
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
+	"github.com/glassbox-dev/glassbox/tools/internal/benchfmt"
 	"github.com/glassbox-dev/glassbox/tools/internal/cpustat"
 )
 
@@ -263,7 +264,7 @@ func run() error {
 				}
 				st.samples[m] = append(st.samples[m], sm)
 				fmt.Fprintf(os.Stderr, "[%d/%d] rep %d %-7s %-15s %8.1f MB/s  %8.1f MB/CPU-s  other procs %s%% of a core\n",
-					n, total, rep+1, st.name, m, sm.mbps(), sm.mbpcpu(), fmtFloat(100*o, 0))
+					n, total, rep+1, st.name, m, sm.mbps(), sm.mbpcpu(), benchfmt.Float(100*o, 0))
 			}
 		}
 	}
@@ -414,37 +415,13 @@ func (g *generator) object(size int) ([]byte, int) {
 // ---------------------------------------------------------------------------
 // Report
 
-func median(xs []float64) float64 {
-	var s []float64
-	for _, x := range xs {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			s = append(s, x)
-		}
-	}
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func fmtFloat(f float64, prec int) string {
-	if math.IsNaN(f) {
-		return "n/a"
-	}
-	return strconv.FormatFloat(f, 'f', prec, 64)
-}
-
 // med is the median of f over a mode's samples.
 func med(ss []sample, f func(sample) float64) float64 {
 	var xs []float64
 	for _, s := range ss {
 		xs = append(xs, f(s))
 	}
-	return median(xs)
+	return benchfmt.Median(xs)
 }
 
 // pairedRatio is the median over repetitions of f(x)/f(y), x and y the
@@ -455,7 +432,7 @@ func pairedRatio(st *set, x, y string, f func(sample) float64) float64 {
 	for i := 0; i < len(xs) && i < len(ys); i++ {
 		rs = append(rs, f(xs[i])/f(ys[i]))
 	}
-	return median(rs)
+	return benchfmt.Median(rs)
 }
 
 func renderReport(cfg *config, sets []*set, other []float64) string {
@@ -475,7 +452,7 @@ func renderReport(cfg *config, sets []*set, other []float64) string {
 		host, load, cfg.sampleBytes>>20, cfg.reps)
 	if len(other) > 0 {
 		fmt.Fprintf(&b, "Other processes' CPU during the samples (noise indicator): median %.0f%%, max %.0f%% of one core.",
-			100*median(other), 100*slices.Max(other))
+			100*benchfmt.Median(other), 100*slices.Max(other))
 		if slices.Max(other) > 0.2 {
 			b.WriteString(" **The machine was not idle; wall-clock MB/s is skewed, MB per CPU-second less so.**")
 		}
@@ -494,7 +471,7 @@ func renderReport(cfg *config, sets []*set, other []float64) string {
 			for i, s := range ss {
 				rates[i] = s.mbps()
 			}
-			mr := median(rates)
+			mr := benchfmt.Median(rates)
 			spread := (slices.Max(rates) - slices.Min(rates)) / mr
 			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.3f | %.0f%% |\n", st.name, m, mr,
 				med(ss, sample.mbpcpu), med(ss, sample.cpuPerMB), 100*spread)

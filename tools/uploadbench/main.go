@@ -67,6 +67,7 @@ import (
 	"github.com/glassbox-dev/glassbox/internal/objstore"
 	"github.com/glassbox-dev/glassbox/internal/objstore/file"
 	"github.com/glassbox-dev/glassbox/internal/objstore/s3"
+	"github.com/glassbox-dev/glassbox/tools/internal/benchfmt"
 	"github.com/glassbox-dev/glassbox/tools/internal/cpustat"
 )
 
@@ -759,29 +760,12 @@ func (m *motoServer) stop() {
 // ---------------------------------------------------------------------------
 // Report
 
-func median(xs []float64) float64 {
-	var s []float64
-	for _, x := range xs {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
-			s = append(s, x)
-		}
-	}
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func medianOf(ss []sample, f func(sample) float64) float64 {
 	xs := make([]float64, len(ss))
 	for i, s := range ss {
 		xs[i] = f(s)
 	}
-	return median(xs)
+	return benchfmt.Median(xs)
 }
 
 func fmtF(f float64, prec int) string {
@@ -816,7 +800,7 @@ func render(cfg *config, w *workload, results []*targetResult) string {
 		spoolRate[r.name] = medianOf(r.spool, sample.mbps)
 		rawRate[r.name] = medianOf(r.raw, sample.mbps)
 		fmt.Fprintf(&b, "| %s (%s) | %s | %s | %s |\n", r.name, r.desc,
-			fmtF(spoolRate[r.name], 1), fmtF(rawRate[r.name], 1), fmtF(median(ratios), 2))
+			fmtF(spoolRate[r.name], 1), fmtF(rawRate[r.name], 1), fmtF(benchfmt.Median(ratios), 2))
 	}
 	b.WriteString("\nratio = spool+uploader / raw Put (median of per-rep ratios).")
 	if sf, ok := spoolRate[targetFile]; ok {
@@ -861,7 +845,7 @@ func render(cfg *config, w *workload, results []*targetResult) string {
 				for i := range min(len(m.ss), len(r.raw)) {
 					ratios = append(ratios, m.ss[i].mbps()/r.raw[i].mbps())
 				}
-				vsRaw = fmtF(median(ratios), 2)
+				vsRaw = fmtF(benchfmt.Median(ratios), 2)
 			}
 			motoCPU := "—"
 			if r.name == targetS3 {
@@ -892,7 +876,7 @@ func render(cfg *config, w *workload, results []*targetResult) string {
 			return cmp.Compare(a, b)
 		})
 		fmt.Fprintf(&b, "\nOther processes' CPU during the measurements (noise indicator, tick-sampled): median %s, max %s cores.",
-			fmtF(median(other), 2), fmtF(mx, 2))
+			fmtF(benchfmt.Median(other), 2), fmtF(mx, 2))
 		if mx > 0.2 {
 			b.WriteString(" **WARNING: the machine was not idle during some measurements; numbers may be skewed.**")
 		}
